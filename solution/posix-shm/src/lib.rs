@@ -1,0 +1,1 @@
+//! The `posix-shm` assignment: see `specs/posix-shm.md`.

@@ -1,0 +1,1 @@
+//! The `semaphores` assignment: see `specs/semaphores.md`.

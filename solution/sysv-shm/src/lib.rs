@@ -1,0 +1,1 @@
+//! The `sysv-shm` assignment: see `specs/sysv-shm.md`.

@@ -1,0 +1,1 @@
+//! The `msgq` assignment: see `specs/msgq.md`.

@@ -1,0 +1,1 @@
+//! The `pipes` assignment: see `specs/pipes.md`.
