@@ -1,0 +1,251 @@
+//! How an assignment declares its checks, and what a check sees while it runs.
+//!
+//! An assignment is a name, the package that builds it, its binaries and a list of checks.
+//! A check is a name, points, a time limit, the lesson paragraphs it exercises, a one-line
+//! summary, hints, and a function that runs processes through its [`Ctx`] and returns `Ok(())`
+//! or a [`Failure`]. The runner ([`crate::grade`]) turns that result, the runs' facts and the
+//! leaked objects into a verdict; checks never decide "timed out", "not implemented" or
+//! "leaked" themselves.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::run::{self, Finished, Running, Spec};
+
+/// One assignment: what to build and what to check.
+pub struct Assignment {
+    /// The name on the command line and in reports (`pipes`).
+    pub name: &'static str,
+    /// A title for the report.
+    pub title: &'static str,
+    /// The Cargo package that builds its binaries.
+    pub package: &'static str,
+    /// The binaries the checks run.
+    pub binaries: &'static [&'static str],
+    /// Its checks, in the order they run and are reported.
+    pub checks: Vec<Check>,
+}
+
+/// The function that carries out a check.
+pub type CheckFn = Box<dyn Fn(&Ctx) -> Result<(), Failure> + Send + Sync>;
+
+/// One check.
+pub struct Check {
+    /// Kebab-case, unique within the assignment.
+    pub name: &'static str,
+    /// Points for passing it.
+    pub points: u32,
+    /// Points lost when it leaves an IPC object behind (at most `points`).
+    pub cleanup_points: u32,
+    /// Time limit for everything the check runs, before the time scale.
+    pub limit: Duration,
+    /// The lesson paragraphs it exercises ("§5").
+    pub lesson: &'static str,
+    /// What it verifies, in one line.
+    pub about: &'static str,
+    /// What to look at when it times out.
+    pub timeout_hint: &'static str,
+    /// The check itself.
+    pub run: CheckFn,
+}
+
+impl Check {
+    /// A check with one cleanup point and no timeout hint; refine with the builder methods.
+    pub fn new(
+        name: &'static str,
+        points: u32,
+        about: &'static str,
+        run: impl Fn(&Ctx) -> Result<(), Failure> + Send + Sync + 'static,
+    ) -> Check {
+        Check {
+            name,
+            points,
+            cleanup_points: 1.min(points),
+            limit: Duration::from_secs(10),
+            lesson: "",
+            about,
+            timeout_hint: "",
+            run: Box::new(run),
+        }
+    }
+
+    /// Sets the time limit.
+    pub fn limit(mut self, limit: Duration) -> Check {
+        self.limit = limit;
+        self
+    }
+
+    /// Sets the lesson paragraphs.
+    pub fn lesson(mut self, lesson: &'static str) -> Check {
+        self.lesson = lesson;
+        self
+    }
+
+    /// Sets the hint shown when the check times out.
+    pub fn on_timeout(mut self, hint: &'static str) -> Check {
+        self.timeout_hint = hint;
+        self
+    }
+}
+
+/// Why a check failed: a one-line reason, and details (expected and actual, the command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// One line, lowercase, stating the mismatch.
+    pub reason: String,
+    /// Longer text: EXPECTED / ACTUAL blocks, the command to reproduce, a hint.
+    pub details: String,
+}
+
+impl Failure {
+    /// A failure with a reason only.
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            details: String::new(),
+        }
+    }
+
+    /// Adds a paragraph of details.
+    pub fn detail(mut self, text: impl AsRef<str>) -> Failure {
+        if !self.details.is_empty() {
+            self.details.push('\n');
+        }
+        self.details.push_str(text.as_ref().trim_end());
+        self.details.push('\n');
+        self
+    }
+
+    /// Adds the command that reproduces the failing run.
+    pub fn command(self, run: &Finished) -> Failure {
+        let command = run.command.clone();
+        self.detail(format!("COMMAND:\n    {command}"))
+    }
+}
+
+/// What a check sees: the binaries, a directory of its own, the grader's helper tool, its
+/// deadline, and a record of every run it made.
+pub struct Ctx {
+    bins: BTreeMap<String, PathBuf>,
+    dir: PathBuf,
+    tool: PathBuf,
+    deadline: Instant,
+    limit: Duration,
+    scale: f64,
+    seed: u64,
+    runs: RefCell<Vec<Finished>>,
+}
+
+impl Ctx {
+    /// A context for one check.
+    pub fn new(
+        bins: BTreeMap<String, PathBuf>,
+        dir: PathBuf,
+        tool: PathBuf,
+        limit: Duration,
+        scale: f64,
+        seed: u64,
+    ) -> Ctx {
+        Ctx {
+            bins,
+            dir,
+            tool,
+            deadline: Instant::now() + limit,
+            limit,
+            scale,
+            seed,
+            runs: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The path of the implementation's binary `name`.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bins
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(name))
+    }
+
+    /// A run of the implementation's binary `name` with `args`, in the check's directory.
+    pub fn cmd<I, S>(&self, name: &str, args: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Spec::new(self.bin(name), &self.dir).args(args)
+    }
+
+    /// A run of any program (a system tool such as `sh`), in the check's directory.
+    pub fn program<I, S>(&self, program: &str, args: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Spec::new(program, &self.dir).args(args)
+    }
+
+    /// The words that run the grader's helper tool `name` (see `grader tool --help`), for use
+    /// inside a student's command line.
+    pub fn tool_words(&self, name: &str) -> Vec<String> {
+        vec![
+            self.tool.to_string_lossy().into_owned(),
+            "tool".into(),
+            name.into(),
+        ]
+    }
+
+    /// The check's own directory, removed after the check.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A seed for generated streams; the same for every run of the same grading.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The instructor's time scale (1.0 by default): multiply every time bound by it.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// The check's time limit, scaled.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Starts a run; a program that cannot be started is a failure of the check.
+    pub fn spawn(&self, spec: Spec) -> Result<Running, Failure> {
+        let line = spec.command_line();
+        run::spawn(spec).map_err(|e| {
+            Failure::new(format!("could not start the program: {e}"))
+                .detail(format!("COMMAND:\n    {line}"))
+        })
+    }
+
+    /// Waits for a started run until the check's deadline, and records it.
+    pub fn wait(&self, running: Running) -> Finished {
+        let finished = running.wait(self.deadline);
+        self.runs.borrow_mut().push(finished.clone());
+        finished
+    }
+
+    /// Starts a run and waits for it.
+    pub fn run(&self, spec: Spec) -> Result<Finished, Failure> {
+        let running = self.spawn(spec)?;
+        Ok(self.wait(running))
+    }
+
+    /// Every run made so far.
+    pub fn runs(&self) -> Vec<Finished> {
+        self.runs.borrow().clone()
+    }
+
+    /// Takes the record of runs.
+    pub fn into_runs(self) -> Vec<Finished> {
+        self.runs.into_inner()
+    }
+}

@@ -1,0 +1,204 @@
+//! Grading: build each chosen assignment, run its checks one at a time, and decide each
+//! verdict from the check's result, its runs and the IPC objects it left.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::build::{BuildError, Staged};
+use crate::check::{Assignment, Ctx, Failure};
+use crate::leaks::Snapshot;
+use crate::outcome::{self, Facts, Status, Verdict};
+use crate::run;
+
+/// How to grade.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Multiplies every time limit and timing bound (an instructor's setting for slow machines).
+    pub time_scale: f64,
+    /// Seeds the generated streams.
+    pub seed: u64,
+    /// Only the checks whose names contain one of these (all when empty).
+    pub only: Vec<String>,
+    /// The grader's own executable, for helper tools inside student command lines.
+    pub tool: PathBuf,
+}
+
+/// One graded check.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: String,
+    /// Its points.
+    pub max_score: u32,
+    /// The lesson paragraphs.
+    pub lesson: String,
+    /// What it verifies.
+    pub about: String,
+    /// Its (scaled) time limit.
+    pub limit: Duration,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// One graded assignment.
+#[derive(Debug, Clone)]
+pub struct AssignmentResult {
+    /// Its name.
+    pub name: String,
+    /// Its title.
+    pub title: String,
+    /// Why it did not build, if it did not.
+    pub build_error: Option<BuildError>,
+    /// Its checks.
+    pub checks: Vec<CheckResult>,
+}
+
+impl AssignmentResult {
+    /// Points earned.
+    pub fn score(&self) -> u32 {
+        self.checks.iter().map(|c| c.verdict.score).sum()
+    }
+
+    /// Points available.
+    pub fn max_score(&self) -> u32 {
+        self.checks.iter().map(|c| c.max_score).sum()
+    }
+}
+
+/// Grades one assignment of a staged implementation.
+pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> AssignmentResult {
+    let selected: Vec<_> = assignment
+        .checks
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| c.name.contains(o)))
+        .collect();
+    let mut result = AssignmentResult {
+        name: assignment.name.into(),
+        title: assignment.title.into(),
+        build_error: None,
+        checks: Vec::new(),
+    };
+    let bins = match staged.build(assignment) {
+        Ok(bins) => bins,
+        Err(error) => {
+            result.checks = selected
+                .iter()
+                .map(|c| CheckResult {
+                    name: c.name.into(),
+                    max_score: c.points,
+                    lesson: c.lesson.into(),
+                    about: c.about.into(),
+                    limit: scaled(c.limit, options.time_scale),
+                    elapsed: Duration::ZERO,
+                    verdict: Verdict {
+                        status: Status::BuildFailed,
+                        score: 0,
+                        reason: format!("did not build: {}", error.reason),
+                        details: String::new(),
+                    },
+                })
+                .collect();
+            result.build_error = Some(error);
+            return result;
+        }
+    };
+    for check in selected {
+        let limit = scaled(check.limit, options.time_scale);
+        let started = Instant::now();
+        let dir = match tempfile::Builder::new().prefix("ipclab-").tempdir() {
+            Ok(dir) => dir,
+            Err(e) => {
+                result.checks.push(grader_error(
+                    check,
+                    limit,
+                    format!("no temporary folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        let before = Snapshot::take();
+        let ctx = Ctx::new(
+            bins.clone(),
+            dir.path().to_path_buf(),
+            options.tool.clone(),
+            limit,
+            options.time_scale,
+            options.seed,
+        );
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
+        let runs = ctx.into_runs();
+        run::reap_orphans();
+        let leaked = Snapshot::take().added_since(&before);
+        for object in &leaked {
+            let _ = object.remove();
+        }
+        drop(dir);
+        let verdict = match outcome {
+            Ok(returned) => outcome::decide(&Facts {
+                result: &returned,
+                runs: &runs,
+                leaked: &leaked,
+                points: check.points,
+                cleanup_points: check.cleanup_points,
+                limit,
+                timeout_hint: check.timeout_hint,
+            }),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                grader_error(check, limit, format!("the grader failed: {what}")).verdict
+            }
+        };
+        result.checks.push(CheckResult {
+            name: check.name.into(),
+            max_score: check.points,
+            lesson: check.lesson.into(),
+            about: check.about.into(),
+            limit,
+            elapsed: started.elapsed(),
+            verdict,
+        });
+    }
+    result
+}
+
+fn grader_error(check: &crate::check::Check, limit: Duration, reason: String) -> CheckResult {
+    CheckResult {
+        name: check.name.into(),
+        max_score: check.points,
+        lesson: check.lesson.into(),
+        about: check.about.into(),
+        limit,
+        elapsed: Duration::ZERO,
+        verdict: Verdict {
+            status: Status::GraderError,
+            score: 0,
+            reason,
+            details: String::new(),
+        },
+    }
+}
+
+/// `d` multiplied by the time scale.
+pub fn scaled(d: Duration, scale: f64) -> Duration {
+    d.mul_f64(scale.max(0.01))
+}
+
+/// Fails unless `ok`; a convenience for checks.
+pub fn ensure(ok: bool, failure: impl FnOnce() -> Failure) -> Result<(), Failure> {
+    if ok { Ok(()) } else { Err(failure()) }
+}
+
+/// The default work folder: `target/ipc-lab` of the kit's own workspace.
+pub fn default_work_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("target")
+        .join("ipc-lab")
+}

@@ -1,0 +1,253 @@
+//! Leaked IPC objects, found by snapshot: the SysV objects in `/proc/sysvipc/{msg,shm,sem}` and
+//! the entries of `/dev/shm` (POSIX shared memory and named semaphores), read before and after a
+//! check; what appeared and is still there was left behind by the check, and is removed.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::sys::{self, IpcKind};
+
+/// Where POSIX shared-memory objects and named semaphores (`sem.NAME`) live on Linux.
+pub const DEV_SHM: &str = "/dev/shm";
+
+/// One IPC object, identified well enough to report and remove it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Object {
+    /// A SysV object: its kind, key, id and (for segments) creator pid.
+    SysV {
+        kind: IpcKind,
+        id: i32,
+        key: i64,
+        creator: Option<i32>,
+    },
+    /// An entry of `/dev/shm`.
+    PosixShm { name: String },
+}
+
+impl fmt::Display for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Object::SysV {
+                kind,
+                id,
+                key,
+                creator,
+            } => {
+                let what = match kind {
+                    IpcKind::Msg => "message queue",
+                    IpcKind::Shm => "shared-memory segment",
+                    IpcKind::Sem => "semaphore set",
+                };
+                write!(f, "SysV {what} id {id}, key {key:#010x}")?;
+                if let Some(pid) = creator {
+                    write!(f, ", created by pid {pid}")?;
+                }
+                Ok(())
+            }
+            Object::PosixShm { name } => match name.strip_prefix("sem.") {
+                Some(sem) => write!(f, "POSIX named semaphore /{sem} ({DEV_SHM}/{name})"),
+                None => write!(f, "POSIX shared-memory object /{name} ({DEV_SHM}/{name})"),
+            },
+        }
+    }
+}
+
+impl Object {
+    /// The command that removes this object by hand, for hints.
+    pub fn removal_command(&self) -> String {
+        match self {
+            Object::SysV { kind, id, .. } => {
+                let flag = match kind {
+                    IpcKind::Msg => "q",
+                    IpcKind::Shm => "m",
+                    IpcKind::Sem => "s",
+                };
+                format!("ipcrm -{flag} {id}")
+            }
+            Object::PosixShm { name } => format!("rm {DEV_SHM}/{name}"),
+        }
+    }
+
+    /// Removes the object; an object already gone counts as removed.
+    pub fn remove(&self) -> std::io::Result<()> {
+        let result = match self {
+            Object::SysV { kind, id, .. } => sys::ipc_remove(*kind, *id),
+            Object::PosixShm { name } => std::fs::remove_file(Path::new(DEV_SHM).join(name)),
+        };
+        match result {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL) | Some(libc::EIDRM) | Some(libc::ENOENT)
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The IPC objects present at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    objects: BTreeSet<Object>,
+}
+
+impl Snapshot {
+    /// Reads every object now present; a table that cannot be read counts as empty.
+    pub fn take() -> Snapshot {
+        Snapshot::take_from(Path::new("/proc/sysvipc"), Path::new(DEV_SHM))
+    }
+
+    /// [`Snapshot::take`] with the two places given, for tests.
+    pub fn take_from(sysvipc: &Path, dev_shm: &Path) -> Snapshot {
+        let mut objects = BTreeSet::new();
+        for (kind, file, id_column) in [
+            (IpcKind::Msg, "msg", "msqid"),
+            (IpcKind::Shm, "shm", "shmid"),
+            (IpcKind::Sem, "sem", "semid"),
+        ] {
+            let text = std::fs::read_to_string(sysvipc.join(file)).unwrap_or_default();
+            objects.extend(parse_sysvipc(kind, &text, id_column));
+        }
+        if let Ok(dir) = std::fs::read_dir(dev_shm) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                objects.insert(Object::PosixShm { name });
+            }
+        }
+        Snapshot { objects }
+    }
+
+    /// The objects present in `self` but not in `before`.
+    pub fn added_since(&self, before: &Snapshot) -> Vec<Object> {
+        self.objects.difference(&before.objects).cloned().collect()
+    }
+
+    /// The objects of this snapshot.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.iter()
+    }
+}
+
+/// Parses one `/proc/sysvipc` table: a header line naming the columns, then one line per
+/// object. The three tables differ in their columns, so they are read by column name.
+pub fn parse_sysvipc(kind: IpcKind, text: &str, id_column: &str) -> Vec<Object> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    let at = |name: &str| columns.iter().position(|c| *c == name);
+    let (Some(key_at), Some(id_at)) = (at("key"), at(id_column)) else {
+        return Vec::new();
+    };
+    let cpid_at = at("cpid");
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            Some(Object::SysV {
+                kind,
+                key: fields.get(key_at)?.parse().ok()?,
+                id: fields.get(id_at)?.parse().ok()?,
+                creator: cpid_at.and_then(|i| fields.get(i)?.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// A temporary path that no other run uses, for `ftok` files and object names.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:08x}", std::process::id())
+}
+
+/// Where a check may put its files.
+pub fn check_dir(root: &Path, check: &str) -> PathBuf {
+    root.join(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_table_by_its_own_columns() {
+        let shm = "       key      shmid perms                  size  cpid  lpid nattch\n\
+                   1627415586          7   600                  4096  4242  4243      0\n";
+        let msg = "       key      msqid perms      cbytes       qnum lspid lrpid\n\
+                   -1 3 666 0 0 0 0\n";
+        assert_eq!(
+            parse_sysvipc(IpcKind::Shm, shm, "shmid"),
+            vec![Object::SysV {
+                kind: IpcKind::Shm,
+                id: 7,
+                key: 1627415586,
+                creator: Some(4242)
+            }]
+        );
+        assert_eq!(
+            parse_sysvipc(IpcKind::Msg, msg, "msqid"),
+            vec![Object::SysV {
+                kind: IpcKind::Msg,
+                id: 3,
+                key: -1,
+                creator: None
+            }]
+        );
+        assert!(parse_sysvipc(IpcKind::Sem, "", "semid").is_empty());
+    }
+
+    #[test]
+    fn names_objects_and_how_to_remove_them() {
+        let sem = Object::PosixShm {
+            name: "sem.ipclab-x".into(),
+        };
+        assert_eq!(
+            sem.to_string(),
+            "POSIX named semaphore /ipclab-x (/dev/shm/sem.ipclab-x)"
+        );
+        assert_eq!(sem.removal_command(), "rm /dev/shm/sem.ipclab-x");
+        let q = Object::SysV {
+            kind: IpcKind::Msg,
+            id: 5,
+            key: 0x1234,
+            creator: None,
+        };
+        assert_eq!(q.to_string(), "SysV message queue id 5, key 0x00001234");
+        assert_eq!(q.removal_command(), "ipcrm -q 5");
+    }
+
+    #[test]
+    fn a_snapshot_diff_shows_what_appeared() {
+        let dir = tempfile::tempdir().unwrap();
+        let (proc_dir, shm_dir) = (dir.path().join("sysvipc"), dir.path().join("shm"));
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        std::fs::create_dir_all(&shm_dir).unwrap();
+        std::fs::write(proc_dir.join("sem"), "key semid perms\n").unwrap();
+        let before = Snapshot::take_from(&proc_dir, &shm_dir);
+        std::fs::write(proc_dir.join("sem"), "key semid perms\n0 9 600\n").unwrap();
+        std::fs::write(shm_dir.join("ipclab-a"), b"").unwrap();
+        let after = Snapshot::take_from(&proc_dir, &shm_dir);
+        let added: Vec<String> = after
+            .added_since(&before)
+            .iter()
+            .map(|o| o.to_string())
+            .collect();
+        assert_eq!(
+            added,
+            [
+                "SysV semaphore set id 9, key 0x00000000",
+                "POSIX shared-memory object /ipclab-a (/dev/shm/ipclab-a)"
+            ]
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! IPC Lab's grader: builds an implementation of the assignments, runs its programs as real
+//! processes, and reports what works and why not.
+//!
+//! The core — [`run`] (processes), [`leaks`] (IPC objects left behind), [`outcome`] (verdicts),
+//! [`grade`], [`report`], [`build`] — knows nothing about any one assignment; each assignment
+//! is a module of [`assignments`] that declares its checks with the vocabulary of [`check`].
+
+pub mod assignments;
+pub mod build;
+pub mod check;
+pub mod expect;
+pub mod grade;
+pub mod isolation;
+pub mod leaks;
+pub mod message;
+pub mod outcome;
+pub mod report;
+pub mod run;
+pub mod stream;
+mod sys;
+
+pub use sys::IpcKind;

@@ -1,0 +1,151 @@
+//! The `grader` command: see `grader --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use grader::{assignments, build, grade, isolation, report::Report, run};
+
+#[derive(Parser)]
+#[command(name = "grader", version, about = "IPC Lab's grader")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum IsolationArg {
+    Auto,
+    None,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Builds an implementation and grades it.
+    Grade {
+        /// The implementation folder (a workspace shaped like `starter/`).
+        #[arg(default_value = "starter")]
+        implementation: PathBuf,
+        /// Grade only this assignment (repeatable); all when omitted.
+        #[arg(short = 'a', long = "assignment", value_name = "NAME")]
+        assignments: Vec<String>,
+        /// Run only the checks whose names contain this text (repeatable).
+        #[arg(long, value_name = "TEXT")]
+        only: Vec<String>,
+        /// Also write Gradescope's results.json here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Exit 1 unless every check earned every point (for `make check-solution`).
+        #[arg(long)]
+        require_full: bool,
+        /// Multiply every time limit and timing bound (for slow machines).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        time_scale: f64,
+        /// Seed of the generated test data.
+        #[arg(long, default_value_t = 0x1bc_1ab)]
+        seed: u64,
+        /// Show details under passing checks too.
+        #[arg(short, long)]
+        verbose: bool,
+        /// `auto`: private IPC and /dev/shm namespaces where permitted; `none`: the machine's.
+        #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
+        isolation: IsolationArg,
+        /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
+    /// Lists the assignments and their checks.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let isolate = match &cli.command {
+        Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
+        Command::List => false,
+    };
+    // Before any thread starts: entering a mount namespace needs a single-threaded process.
+    let isolation = isolation::enter(isolate);
+    run::init();
+    match cli.command {
+        Command::List => {
+            for a in assignments::all() {
+                let total: u32 = a.checks.iter().map(|c| c.points).sum();
+                println!("{} — {} ({total} points)", a.name, a.title);
+                for c in &a.checks {
+                    println!("  {:>2}  {:<22} {}", c.points, c.name, c.about);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Grade {
+            implementation,
+            assignments: wanted,
+            only,
+            json,
+            require_full,
+            time_scale,
+            seed,
+            verbose,
+            work_dir,
+            isolation: _,
+        } => {
+            let known = assignments::names();
+            if let Some(bad) = wanted.iter().find(|w| !known.contains(&w.as_str())) {
+                eprintln!(
+                    "grader: unknown assignment `{bad}`; the assignments are: {}",
+                    known.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            if !(time_scale > 0.0 && time_scale.is_finite()) {
+                eprintln!("grader: --time-scale must be a positive number, got {time_scale}");
+                return ExitCode::from(2);
+            }
+            let work = work_dir.unwrap_or_else(grade::default_work_dir);
+            let staged = match build::stage(&implementation, &work) {
+                Ok(staged) => staged,
+                Err(e) => {
+                    eprintln!("grader: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            let tool = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader"));
+            let options = grade::Options {
+                time_scale,
+                seed,
+                only,
+                tool,
+            };
+            let mut report = Report {
+                implementation: implementation.display().to_string(),
+                isolation,
+                assignments: Vec::new(),
+            };
+            for a in assignments::all() {
+                if wanted.is_empty() || wanted.iter().any(|w| w == a.name) {
+                    eprintln!("grader: building and grading {} …", a.name);
+                    report.assignments.push(grade::grade(&staged, &a, &options));
+                }
+            }
+            print!("{}", report.human(verbose));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report.gradescope())
+                    .expect("the report serialises");
+                if let Err(e) = std::fs::write(&path, text + "\n") {
+                    eprintln!("grader: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+            if require_full && report.score() < report.max_score() {
+                eprintln!(
+                    "grader: {}/{} — not full marks",
+                    report.score(),
+                    report.max_score()
+                );
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

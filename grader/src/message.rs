@@ -1,0 +1,100 @@
+//! The grader's sentences for people: status words, the shape of reasons and details, and the
+//! escaping that keeps a program's output from playing tricks on a terminal or a report.
+
+use crate::outcome::Status;
+
+/// Indents text as a block of a report, escaping control characters, at most 40 lines.
+pub fn block(text: &str) -> String {
+    const MAX_LINES: usize = 40;
+    let mut lines: Vec<String> = text
+        .lines()
+        .take(MAX_LINES)
+        .map(|l| format!("    {}", escape(l)))
+        .collect();
+    let total = text.lines().count();
+    if total > MAX_LINES {
+        lines.push(format!("    … ({} more lines)", total - MAX_LINES));
+    }
+    if lines.is_empty() {
+        lines.push("    (empty)".into());
+    }
+    lines.join("\n")
+}
+
+/// Escapes control characters (other than tab) as `\xNN`, so that output shown in a report
+/// cannot move the cursor, change colours or hide text.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The fixed-width status word of the table.
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::NotImplemented => "TODO",
+        Status::Timeout => "TIMEOUT",
+        Status::Crash => "CRASH",
+        Status::Leak => "LEAK",
+        Status::FailLeak => "FAIL+LEAK",
+        Status::BuildFailed => "NO BUILD",
+        Status::GraderError => "ERROR",
+    }
+}
+
+/// "timed out after 5 s".
+pub fn timed_out(limit: std::time::Duration) -> String {
+    format!("timed out after {} s", fmt_secs(limit))
+}
+
+/// Seconds with at most one decimal, "5" or "2.5".
+pub fn fmt_secs(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if (s - s.round()).abs() < 0.05 {
+        format!("{}", s.round() as u64)
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+/// The hint after every leak.
+pub const LEAK_HINT: &str = "IPC objects outlive the processes that made them until they are \
+removed (lesson §10–12, §18): remove them on every exit path, as the spec says who must.";
+
+/// The reason of a check whose stub still panics with `todo!()`.
+pub fn not_implemented(todo: &str) -> String {
+    if todo.is_empty() {
+        "not implemented".into()
+    } else {
+        format!("not implemented ({todo})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("a\x1b[31mb\tc\r"), "a\\x1b[31mb\tc\\x0d");
+    }
+
+    #[test]
+    fn long_blocks_are_cut() {
+        let text = (0..50)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let b = block(&text);
+        assert!(b.ends_with("… (10 more lines)"));
+        assert_eq!(block(""), "    (empty)");
+    }
+}

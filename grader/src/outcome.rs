@@ -1,0 +1,270 @@
+//! The verdict of a check, made by one pure function from what the check returned, what its
+//! runs did, and what it left behind.
+
+use serde::Serialize;
+
+use crate::check::Failure;
+use crate::leaks::Object;
+use crate::message;
+use crate::run::{End, Finished};
+
+/// A check's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Passed, nothing left behind.
+    Pass,
+    /// Wrong result.
+    Fail,
+    /// The code it needs still panics with `todo!()`.
+    NotImplemented,
+    /// A run was still going at the time limit and was killed.
+    Timeout,
+    /// A run died of a signal nobody sent it (a segfault, an abort).
+    Crash,
+    /// Passed, but left IPC objects behind.
+    Leak,
+    /// Failed, and left IPC objects behind.
+    FailLeak,
+    /// The implementation did not build.
+    BuildFailed,
+    /// The grader could not carry out the check (a bug of the grader, reported as such).
+    GraderError,
+}
+
+impl Status {
+    /// Whether the check earned its points (all, or all but the cleanup points).
+    pub fn passed(self) -> bool {
+        matches!(self, Status::Pass | Status::Leak)
+    }
+}
+
+/// A decided check: its status, points, and what to tell the student.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The status.
+    pub status: Status,
+    /// Points earned.
+    pub score: u32,
+    /// One line.
+    pub reason: String,
+    /// Details, possibly several paragraphs.
+    pub details: String,
+}
+
+/// What the verdict is made from.
+pub struct Facts<'a> {
+    /// What the check returned.
+    pub result: &'a Result<(), Failure>,
+    /// Every run it made.
+    pub runs: &'a [Finished],
+    /// The IPC objects it left (already removed by the grader).
+    pub leaked: &'a [Object],
+    /// Points and cleanup points.
+    pub points: u32,
+    pub cleanup_points: u32,
+    /// Its time limit, for the message.
+    pub limit: std::time::Duration,
+    /// The check's hint for a timeout.
+    pub timeout_hint: &'a str,
+}
+
+/// Decides a check. In order: a `todo!()` panic makes it "not implemented"; then a run killed
+/// at the time limit makes it a timeout; then a run that died of a signal the grader did not
+/// send makes it a crash, if the check failed; then the check's own result; leaks cost the
+/// cleanup points of a passing check and are reported on a failing one.
+pub fn decide(facts: &Facts<'_>) -> Verdict {
+    let verdict = |status, score, reason: String, details: String| Verdict {
+        status,
+        score,
+        reason,
+        details,
+    };
+    if let Some(todo) = facts.runs.iter().find_map(Finished::todo_message) {
+        return verdict(
+            Status::NotImplemented,
+            0,
+            message::not_implemented(&todo),
+            String::new(),
+        );
+    }
+    let leak_details = leak_details(facts.leaked);
+    if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
+        let mut details = format!("COMMAND:\n    {}\n", run.command);
+        if !facts.timeout_hint.is_empty() {
+            details.push_str(&format!("HINT: {}\n", facts.timeout_hint));
+        }
+        details.push_str(&leak_details);
+        return verdict(Status::Timeout, 0, message::timed_out(facts.limit), details);
+    }
+    match facts.result {
+        Ok(()) if facts.leaked.is_empty() => {
+            verdict(Status::Pass, facts.points, String::new(), String::new())
+        }
+        Ok(()) => verdict(
+            Status::Leak,
+            facts.points - facts.cleanup_points.min(facts.points),
+            format!("left {} IPC object(s) behind", facts.leaked.len()),
+            leak_details,
+        ),
+        Err(failure) => {
+            let crashed = facts.runs.iter().find_map(|r| match r.end {
+                End::Signaled {
+                    signal,
+                    by_grader: false,
+                } if signal != libc::SIGPIPE => Some((r, signal)),
+                _ => None,
+            });
+            let (status, reason) = match crashed {
+                Some((run, signal)) => (
+                    Status::Crash,
+                    format!(
+                        "killed by {} ({})",
+                        crate::run::signal_name(signal),
+                        run.command.split(' ').next().unwrap_or("")
+                    ),
+                ),
+                None if facts.leaked.is_empty() => (Status::Fail, failure.reason.clone()),
+                None => (Status::FailLeak, failure.reason.clone()),
+            };
+            let mut details = failure.details.clone();
+            if crashed.is_some() {
+                details = format!("{}\n{details}", failure.reason);
+            }
+            details.push_str(&leak_details);
+            verdict(status, 0, reason, details)
+        }
+    }
+}
+
+/// The LEFT BEHIND block for leaked objects.
+fn leak_details(leaked: &[Object]) -> String {
+    if leaked.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("LEFT BEHIND (the grader removed them):\n");
+    for object in leaked {
+        text.push_str(&format!("    {object}  [{}]\n", object.removal_command()));
+    }
+    text.push_str(&format!("HINT: {}\n", message::LEAK_HINT));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Captured;
+    use crate::sys::IpcKind;
+    use std::time::Duration;
+
+    fn run(end: End, timed_out: bool, stderr: &str) -> Finished {
+        Finished {
+            command: "prog arg".into(),
+            end,
+            timed_out,
+            wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+            stdout: Captured::default(),
+            stderr: Captured {
+                bytes: stderr.as_bytes().to_vec(),
+                total: stderr.len() as u64,
+            },
+            compared: None,
+            leftovers: Vec::new(),
+        }
+    }
+
+    fn decide_with(result: Result<(), Failure>, runs: &[Finished], leaked: &[Object]) -> Verdict {
+        decide(&Facts {
+            result: &result,
+            runs,
+            leaked,
+            points: 4,
+            cleanup_points: 1,
+            limit: Duration::from_secs(5),
+            timeout_hint: "close the write end",
+        })
+    }
+
+    const TODO: &str = "thread 'main' panicked at src/pipeline.rs:9:5:\n\
+                        not yet implemented: specs/pipes.md §2.1: split\n";
+
+    #[test]
+    fn a_todo_panic_is_not_implemented_even_with_exit_101() {
+        let v = decide_with(
+            Err(Failure::new("expected exit status 0")),
+            &[run(End::Exited(101), false, TODO)],
+            &[],
+        );
+        assert_eq!(v.status, Status::NotImplemented);
+        assert_eq!(v.reason, "not implemented (specs/pipes.md §2.1: split)");
+        assert_eq!(v.score, 0);
+    }
+
+    #[test]
+    fn a_panic_that_is_not_a_todo_is_a_plain_failure() {
+        let broken_pipe =
+            "thread 'main' panicked at src/main.rs:3:5:\nfailed printing to stdout: Broken pipe\n";
+        let v = decide_with(
+            Err(Failure::new("expected exit status 0, got exit status 101")),
+            &[run(End::Exited(101), false, broken_pipe)],
+            &[],
+        );
+        assert_eq!(v.status, Status::Fail);
+    }
+
+    #[test]
+    fn the_time_limit_wins_over_the_checks_own_failure() {
+        let v = decide_with(
+            Err(Failure::new("output is short")),
+            &[run(
+                End::Signaled {
+                    signal: libc::SIGTERM,
+                    by_grader: true,
+                },
+                true,
+                "",
+            )],
+            &[],
+        );
+        assert_eq!(v.status, Status::Timeout);
+        assert_eq!(v.reason, "timed out after 5 s");
+        assert!(v.details.contains("HINT: close the write end"));
+    }
+
+    #[test]
+    fn a_signal_nobody_sent_is_a_crash() {
+        let segv = End::Signaled {
+            signal: libc::SIGSEGV,
+            by_grader: false,
+        };
+        let v = decide_with(Err(Failure::new("no output")), &[run(segv, false, "")], &[]);
+        assert_eq!(v.status, Status::Crash);
+        assert_eq!(v.reason, "killed by signal 11 (SIGSEGV) (prog)");
+    }
+
+    #[test]
+    fn leaks_cost_the_cleanup_points_of_a_pass() {
+        let leaked = [Object::SysV {
+            kind: IpcKind::Shm,
+            id: 3,
+            key: 1,
+            creator: Some(10),
+        }];
+        let v = decide_with(Ok(()), &[run(End::Exited(0), false, "")], &leaked);
+        assert_eq!((v.status, v.score), (Status::Leak, 3));
+        assert!(v.details.contains("ipcrm -m 3"));
+        let v = decide_with(
+            Err(Failure::new("wrong")),
+            &[run(End::Exited(1), false, "")],
+            &leaked,
+        );
+        assert_eq!((v.status, v.score), (Status::FailLeak, 0));
+    }
+
+    #[test]
+    fn a_clean_pass_earns_every_point() {
+        let v = decide_with(Ok(()), &[run(End::Exited(0), false, "")], &[]);
+        assert_eq!((v.status, v.score), (Status::Pass, 4));
+    }
+}

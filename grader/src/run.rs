@@ -1,0 +1,585 @@
+//! Running a student's program as a real process: its own process group, stdin fed and
+//! stdout/stderr drained by threads so that no pipe can deadlock, a time limit enforced on the
+//! whole group (TERM, a grace period, then KILL), output captured up to a cap, and the exit
+//! status, signal, CPU time and leftover processes recorded.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::stream::{Comparer, Mismatch, Stream};
+use crate::sys;
+
+/// Bytes of stdout or stderr kept for the report; the rest is counted and dropped.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+/// After TERM, how long the group has to exit before KILL.
+pub const GRACE: Duration = Duration::from_millis(300);
+/// After the program exits, how long its descendants may keep its output open.
+pub const OUTPUT_LINGER: Duration = Duration::from_millis(100);
+
+/// What a run reads on stdin.
+pub enum Input {
+    /// `/dev/null`.
+    Null,
+    /// These bytes, then end-of-file.
+    Bytes(Vec<u8>),
+    /// A generated stream, then end-of-file.
+    Stream(Stream),
+    /// An open file (shared between runs, for instance).
+    File(File),
+    /// A pipe the check holds: write to it with [`Running::stdin`], close it with
+    /// [`Running::close_stdin`] (or let the run end).
+    Held,
+}
+
+/// Where a run's stdout goes.
+pub enum Output {
+    /// Captured up to [`OUTPUT_CAP`].
+    Capture,
+    /// Compared, as it streams, with an expected stream.
+    Compare(Stream),
+    /// An open file (several runs may share one).
+    File(File),
+}
+
+/// A process to start.
+pub struct Spec {
+    /// The program's path.
+    pub program: PathBuf,
+    /// Its arguments, without `argv[0]`.
+    pub args: Vec<OsString>,
+    /// Variables added to the grader's environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Its working directory (the check's own temporary directory).
+    pub cwd: PathBuf,
+    /// Its stdin.
+    pub stdin: Input,
+    /// Its stdout (stderr is always captured).
+    pub stdout: Output,
+    /// Whether to pin the process (and what it starts) to one CPU.
+    pub cpu: Option<usize>,
+}
+
+impl Spec {
+    /// A run of `program` with no arguments, stdin from `/dev/null`, stdout captured.
+    pub fn new(program: impl Into<PathBuf>, cwd: impl Into<PathBuf>) -> Spec {
+        Spec {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: cwd.into(),
+            stdin: Input::Null,
+            stdout: Output::Capture,
+            cpu: None,
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets stdin.
+    pub fn stdin(mut self, input: Input) -> Spec {
+        self.stdin = input;
+        self
+    }
+
+    /// Sets stdout.
+    pub fn stdout(mut self, output: Output) -> Spec {
+        self.stdout = output;
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Spec {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Pins the process to one CPU.
+    pub fn on_cpu(mut self, cpu: usize) -> Spec {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// The command line, quoted for a POSIX shell, to reproduce the run by hand.
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(|a| a.as_os_str()))
+            .map(|w| shell_quote(&w.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Quotes one word for a POSIX shell, leaving plain words as they are.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Captured output: the first [`OUTPUT_CAP`] bytes and the total length.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    /// The bytes kept.
+    pub bytes: Vec<u8>,
+    /// How many bytes were written in all.
+    pub total: u64,
+}
+
+impl Captured {
+    /// The kept bytes as text, invalid UTF-8 replaced.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// Whether more was written than kept.
+    pub fn truncated(&self) -> bool {
+        self.total > self.bytes.len() as u64
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal ended it; `by_grader` if the grader sent it (time limit, or a check's kill).
+    Signaled { signal: i32, by_grader: bool },
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::Exited(code) => write!(f, "exit status {code}"),
+            End::Signaled { signal, .. } => write!(f, "{}", signal_name(*signal)),
+        }
+    }
+}
+
+/// "signal 11 (SIGSEGV)".
+pub fn signal_name(signal: i32) -> String {
+    match Signal::try_from(signal) {
+        Ok(s) => format!("signal {signal} ({})", s.as_str()),
+        Err(_) => format!("signal {signal}"),
+    }
+}
+
+/// A process left in the run's group after the program itself exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command name (`/proc/PID/comm`).
+    pub comm: String,
+    /// Whether it had exited and waited to be reaped (a zombie) rather than still running.
+    pub zombie: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The command line, to reproduce it.
+    pub command: String,
+    /// How it ended.
+    pub end: End,
+    /// Whether the time limit ended it.
+    pub timed_out: bool,
+    /// Wall time from start to exit.
+    pub wall: Duration,
+    /// CPU time of the process and of the descendants it waited for.
+    pub cpu: Duration,
+    /// Its stdout, when captured.
+    pub stdout: Captured,
+    /// Its stderr.
+    pub stderr: Captured,
+    /// For a compared stdout: `Some(None)` if it matched, `Some(Some(m))` at the first mismatch.
+    pub compared: Option<Option<Mismatch>>,
+    /// Processes of its group still there when it exited.
+    pub leftovers: Vec<Leftover>,
+}
+
+impl Finished {
+    /// The exit code, if it exited.
+    pub fn code(&self) -> Option<i32> {
+        match self.end {
+            End::Exited(code) => Some(code),
+            End::Signaled { .. } => None,
+        }
+    }
+
+    /// The message of a `todo!()` the program panicked on, if it did.
+    pub fn todo_message(&self) -> Option<String> {
+        let text = self.stderr.text();
+        if !text.contains("panicked at") {
+            return None;
+        }
+        let line = text.lines().find(|l| l.contains("not yet implemented"))?;
+        let message = line
+            .split_once("not yet implemented: ")
+            .map(|(_, m)| m)
+            .unwrap_or("");
+        Some(message.trim().to_string())
+    }
+}
+
+/// A started process.
+pub struct Running {
+    command: String,
+    child: Child,
+    pidfd: std::os::fd::OwnedFd,
+    started: Instant,
+    killed: Option<Signal>,
+    held: Option<std::process::ChildStdin>,
+    stdin: Option<thread::JoinHandle<()>>,
+    stdout: Option<mpsc::Receiver<(Captured, Option<Option<Mismatch>>)>>,
+    stderr: mpsc::Receiver<(Captured, Option<Option<Mismatch>>)>,
+}
+
+/// Starts `spec` in a process group of its own.
+pub fn spawn(spec: Spec) -> io::Result<Running> {
+    let command = spec.command_line();
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env("RUST_BACKTRACE", "0")
+        .env("LC_ALL", "C")
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .process_group(0)
+        .stderr(Stdio::piped());
+    match &spec.stdin {
+        Input::Null => cmd.stdin(Stdio::null()),
+        Input::File(f) => cmd.stdin(f.try_clone()?),
+        Input::Bytes(_) | Input::Stream(_) | Input::Held => cmd.stdin(Stdio::piped()),
+    };
+    match &spec.stdout {
+        Output::File(f) => cmd.stdout(f.try_clone()?),
+        Output::Capture | Output::Compare(_) => cmd.stdout(Stdio::piped()),
+    };
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    if let Some(cpu) = spec.cpu {
+        pin(pid, cpu);
+    }
+    let pidfd = sys::pidfd_open(pid)?;
+    let mut held = None;
+    let mut stdin = None;
+    if let Some(mut pipe) = child.stdin.take() {
+        match spec.stdin {
+            Input::Held => held = Some(pipe),
+            input => {
+                stdin = Some(thread::spawn(move || {
+                    let _ = match input {
+                        Input::Bytes(bytes) => pipe.write_all(&bytes),
+                        Input::Stream(stream) => stream.write_to(&mut pipe),
+                        Input::Null | Input::File(_) | Input::Held => Ok(()),
+                    };
+                }));
+            }
+        }
+    }
+    let stdout = child.stdout.take().map(|pipe| match spec.stdout {
+        Output::Compare(stream) => drain(pipe, Some(stream)),
+        _ => drain(pipe, None),
+    });
+    let stderr = drain(child.stderr.take().expect("stderr is piped"), None);
+    Ok(Running {
+        command,
+        child,
+        pidfd,
+        started: Instant::now(),
+        killed: None,
+        held,
+        stdin,
+        stdout,
+        stderr,
+    })
+}
+
+/// Pins `pid` to `cpu`, best effort (a machine with one CPU has nothing to choose).
+fn pin(pid: i32, cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu % nix::sched::CpuSet::count()).is_ok() {
+        let _ = nix::sched::sched_setaffinity(Pid::from_raw(pid), &set);
+    }
+}
+
+type Drained = (Captured, Option<Option<Mismatch>>);
+
+/// Reads a pipe to its end on a thread of its own: captured, or compared with a stream.
+fn drain(mut pipe: impl Read + Send + 'static, expect: Option<Stream>) -> mpsc::Receiver<Drained> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut captured = Captured::default();
+        let mut comparer = expect.as_ref().map(Comparer::new);
+        let mut buf = vec![0u8; crate::stream::CHUNK];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    captured.total += n as u64;
+                    match comparer.as_mut() {
+                        Some(c) => {
+                            let _ = c.write_all(&buf[..n]);
+                        }
+                        None => {
+                            let room = OUTPUT_CAP.saturating_sub(captured.bytes.len());
+                            captured.bytes.extend_from_slice(&buf[..n.min(room)]);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let _ = tx.send((captured, comparer.map(Comparer::finish)));
+    });
+    rx
+}
+
+impl Running {
+    /// The process's pid (also its process group's id).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The held stdin pipe ([`Input::Held`]), while it is open.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.held.as_mut()
+    }
+
+    /// Closes the held stdin pipe: the program reads end-of-file.
+    pub fn close_stdin(&mut self) {
+        self.held = None;
+    }
+
+    /// Time since it started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Sends `signal` to the whole group, as the check's own action (not a crash).
+    pub fn signal_group(&mut self, signal: Signal) {
+        self.killed = Some(signal);
+        let _ = killpg(Pid::from_raw(self.pid()), signal);
+    }
+
+    /// Whether the process has exited (it is not reaped yet).
+    pub fn has_exited(&self) -> bool {
+        sys::wait_readable(&self.pidfd, Duration::ZERO).unwrap_or(true)
+    }
+
+    /// Waits for the process until `deadline`, then ends its group (TERM, [`GRACE`], KILL);
+    /// collects its output and whatever processes it left in its group, and kills those.
+    pub fn wait(mut self, deadline: Instant) -> Finished {
+        let pid = self.pid();
+        let mut timed_out = false;
+        let reaped = loop {
+            if let Ok(Some(r)) = sys::wait4_nohang(pid) {
+                break r;
+            }
+            let now = Instant::now();
+            if now >= deadline && !timed_out {
+                timed_out = true;
+                self.killed = Some(Signal::SIGTERM);
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+                if !sys::wait_readable(&self.pidfd, GRACE).unwrap_or(false) {
+                    self.killed = Some(Signal::SIGKILL);
+                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                continue;
+            }
+            let left = if timed_out {
+                Duration::from_millis(50)
+            } else {
+                deadline - now
+            };
+            let _ = sys::wait_readable(&self.pidfd, left);
+        };
+        let wall = self.started.elapsed();
+        self.held = None;
+        let leftovers = group_members(pid);
+        // Descendants that still hold stdout or stderr get a moment to finish writing.
+        let linger = Instant::now() + OUTPUT_LINGER;
+        let stderr_early = self.stderr.recv_timeout(OUTPUT_LINGER);
+        let stdout_early = self
+            .stdout
+            .as_ref()
+            .map(|rx| rx.recv_timeout(linger.saturating_duration_since(Instant::now())));
+        end_group(pid);
+        let stderr = stderr_early
+            .or_else(|_| self.stderr.recv_timeout(Duration::from_secs(2)))
+            .map(|(c, _)| c)
+            .unwrap_or_default();
+        let (stdout, compared) = match (stdout_early, self.stdout.as_ref()) {
+            (Some(Ok(d)), _) => d,
+            (Some(Err(_)), Some(rx)) => rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default(),
+            _ => Default::default(),
+        };
+        if let Some(feeder) = self.stdin.take() {
+            // The group is gone, so the feeder's writes fail with EPIPE and it returns.
+            let _ = feeder.join();
+        }
+        let status = reaped.status;
+        let end = if libc::WIFSIGNALED(status) {
+            let signal = libc::WTERMSIG(status);
+            End::Signaled {
+                signal,
+                by_grader: self.killed.is_some_and(|s| s as i32 == signal),
+            }
+        } else {
+            End::Exited(libc::WEXITSTATUS(status))
+        };
+        Finished {
+            command: self.command,
+            end,
+            timed_out,
+            wall,
+            cpu: reaped.cpu,
+            stdout,
+            stderr,
+            compared,
+            leftovers,
+        }
+    }
+}
+
+/// The processes whose process group is `pgid`, read from `/proc`.
+pub fn group_members(pgid: i32) -> Vec<Leftover> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The command name is in parentheses and may hold spaces; the fields after it are
+        // the state, ppid and pgrp.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|p| p.parse::<i32>().ok()) != Some(pgid) {
+            continue;
+        }
+        let comm = head
+            .split_once(" (")
+            .map(|(_, c)| c)
+            .unwrap_or("")
+            .to_string();
+        found.push(Leftover {
+            pid,
+            comm,
+            zombie: fields.first() == Some(&"Z"),
+        });
+    }
+    found.sort_by_key(|l| l.pid);
+    found
+}
+
+/// Kills every process of group `pgid` and reaps those that were handed to the grader (it is
+/// the child subreaper of everything it starts).
+pub fn end_group(pgid: i32) {
+    let group = Pid::from_raw(pgid);
+    let _ = killpg(group, Signal::SIGKILL);
+    let give_up = Instant::now() + Duration::from_secs(2);
+    loop {
+        while let Ok(status) = nix::sys::wait::waitpid(
+            Pid::from_raw(-pgid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            if status == nix::sys::wait::WaitStatus::StillAlive {
+                break;
+            }
+        }
+        if group_members(pgid).is_empty() || Instant::now() > give_up {
+            return;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reaps every exited child of the grader that nobody else will wait for: processes of
+/// finished groups reparented to it. Call only when no run is in progress.
+pub fn reap_orphans() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Makes the grader the child subreaper of everything it starts, so that a process whose
+/// parent exits is handed to the grader, which then finds and ends it. Sets close-on-exec on
+/// every descriptor it inherited.
+pub fn init() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let _ = sys::cloexec_from_3();
+}
+
+/// What descriptor `fd` of process `pid` refers to, as `/proc/PID/fd/FD` shows it
+/// (`pipe:[12345]`), for checks that must know whether a program passed a pipe on.
+pub fn fd_target(pid: i32, fd: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The open descriptors of process `pid` and what each refers to, from `/proc/PID/fd`.
+pub fn open_fds(pid: i32) -> Vec<(i32, String)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut fds: Vec<(i32, String)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, fd_target(pid, fd).unwrap_or_default()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// Whether process `pid` ignores `signal`, from the `SigIgn` mask of `/proc/PID/status`.
+pub fn ignores_signal(pid: i32, signal: i32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))?
+        .trim();
+    let mask = u64::from_str_radix(mask, 16).ok()?;
+    Some(mask & (1 << (signal - 1)) != 0)
+}
