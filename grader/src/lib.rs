@@ -16,6 +16,7 @@ pub mod message;
 pub mod outcome;
 pub mod report;
 pub mod run;
+pub mod starter;
 pub mod stream;
 mod sys;
 

@@ -56,13 +56,25 @@ enum Command {
     },
     /// Lists the assignments and their checks.
     List,
+    /// Generates `starter/` from `solution/` (its marked regions become `todo!()` stubs).
+    Starter {
+        /// Only compare: exit 1 and list the files where the starter differs.
+        #[arg(long)]
+        check: bool,
+        /// The solution workspace.
+        #[arg(long, default_value = "solution")]
+        solution: PathBuf,
+        /// The starter workspace.
+        #[arg(long, default_value = "starter")]
+        starter: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
         Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
-        Command::List => false,
+        Command::List | Command::Starter { .. } => false,
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
     let isolation = isolation::enter(isolate);
@@ -77,6 +89,37 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Starter {
+            check,
+            solution,
+            starter,
+        } => {
+            if check {
+                match grader::starter::drift(&solution, &starter) {
+                    Ok(problems) if problems.is_empty() => ExitCode::SUCCESS,
+                    Ok(problems) => {
+                        eprintln!(
+                            "grader: {} differs from what {} generates (run `make starter`):",
+                            starter.display(),
+                            solution.display()
+                        );
+                        for p in problems {
+                            eprintln!("  {p}");
+                        }
+                        ExitCode::FAILURE
+                    }
+                    Err(e) => {
+                        eprintln!("grader: {e:#}");
+                        ExitCode::from(2)
+                    }
+                }
+            } else if let Err(e) = grader::starter::write(&solution, &starter) {
+                eprintln!("grader: {e:#}");
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Command::Grade {
             implementation,

@@ -87,7 +87,7 @@ pub fn spawn(
 /// Restores `SIGPIPE` to its default action. Rust programs start with it ignored, and an
 /// ignored disposition survives `execvp`: without this, `yes | head -1` would never see
 /// `SIGPIPE` kill `yes`.
-fn default_sigpipe() -> nix::Result<()> {
+pub fn default_sigpipe() -> nix::Result<()> {
     // BEGIN SOLUTION todo!("specs/pipes.md §2.3: set SIGPIPE back to SIG_DFL")
     // SAFETY: `SIG_DFL` installs no handler, so no handler can run with broken invariants.
     unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map(drop)
@@ -97,7 +97,7 @@ fn default_sigpipe() -> nix::Result<()> {
 /// `waitpid(pid, 0)`, retried on `EINTR`—Waits for the child and returns its status as a
 /// shell reports it: the exit code, or 128 + the signal's number (spec §2.2).
 pub fn wait_status(pid: Pid) -> nix::Result<u8> {
-    // BEGIN SOLUTION todo!("specs/pipes.md §2.2: wait for the child; exit code, or 128 + signal")
+    // BEGIN SOLUTION let _ = pid; todo!("specs/pipes.md §2.2: wait for the child; exit code, or 128 + signal")
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),

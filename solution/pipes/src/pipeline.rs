@@ -1,14 +1,17 @@
 //! `pipeline`: commands connected by pipes, like `sh -c 'a | b | c'` (spec §2, lesson §5).
 
-use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
-use crate::pipe::{self, Command};
+use crate::pipe::Command;
+// BEGIN SOLUTION
+use crate::pipe;
+use std::os::fd::OwnedFd;
+// END SOLUTION
 
 /// The program's name in its messages.
 const PROGRAM: &str = "pipeline";
 /// The word that separates two stages on the command line.
-const SEPARATOR: &str = "|";
+pub const SEPARATOR: &str = "|";
 /// What `pipeline` prints on stderr, with exit status 2, for a malformed command line.
 pub const USAGE: &str = "usage: pipeline CMD [ARG...] ['|' CMD [ARG...]]...";
 

@@ -6,12 +6,13 @@
 //! So the relay never blocks on one pipe while the other could move: it waits in `poll` for
 //! whichever end is ready, with the filter's ends non-blocking, and loops on partial writes.
 
-use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
 use std::process::ExitCode;
 
-use crate::pipe::{self, Command};
+use crate::pipe::Command;
 // BEGIN SOLUTION
+use crate::pipe;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
