@@ -13,6 +13,7 @@ pub mod grade;
 pub mod isolation;
 pub mod leaks;
 pub mod message;
+pub mod mutants;
 pub mod outcome;
 pub mod report;
 pub mod run;

@@ -1,0 +1,36 @@
+//! The reference solution earns full marks; the untouched starter earns nothing, every check
+//! "not implemented"; the report's shapes are pinned.
+
+mod common;
+
+use rstest::rstest;
+use serial_test::serial;
+
+#[rstest]
+#[case::pipes("pipes")]
+#[serial(grading)]
+fn the_solution_earns_full_marks(#[case] assignment: &str) {
+    let (human, results) = common::grade(&common::kit().join("solution"), assignment, &[]);
+    assert_eq!(results["score"], results["max_score"], "{human}");
+    assert!(results["max_score"].as_u64().unwrap() > 0);
+}
+
+#[rstest]
+#[case::pipes("pipes")]
+#[serial(grading)]
+fn the_starter_earns_nothing_and_says_not_implemented(#[case] assignment: &str) {
+    let (human, results) = common::grade(&common::kit().join("starter"), assignment, &[]);
+    assert_eq!(results["score"], 0, "{human}");
+    for (check, status) in common::statuses(&results) {
+        assert_eq!(status, "not_implemented", "{check}: {human}");
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\(\d+(\.\d)? s\)", "([ELAPSED])");
+    settings.add_filter(r#""elapsed_s": [0-9.]+"#, r#""elapsed_s": "[ELAPSED]""#);
+    settings.bind(|| {
+        insta::assert_snapshot!(format!("{assignment}-starter-report"), human);
+        insta::assert_json_snapshot!(format!("{assignment}-starter-results"), results, {
+            ".tests[].extra_data.elapsed_s" => "[ELAPSED]",
+        });
+    });
+}
