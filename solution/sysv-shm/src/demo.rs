@@ -1,10 +1,11 @@
 //! Part 1, the lesson's shmdemo: a string left in a persistent segment (spec §3, lesson §10–11).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{self, Failure, KeyArgs};
 // BEGIN SOLUTION
+use std::io::Write;
+
 use crate::sysv_shm::{self, Key};
 // END SOLUTION
 
@@ -71,8 +72,8 @@ pub fn run(args: &[String]) -> ExitCode {
     });
     cli::report(PROGRAM, SYNOPSIS, result)
 }
-
 // BEGIN SOLUTION
+
 /// `ftok(KEYPATH, PROJ_ID)` with the spec's message on failure.
 fn key_of(key: &KeyArgs) -> Result<Key, Failure> {
     sysv_shm::ftok(&key.path, key.proj_id)
@@ -96,6 +97,7 @@ fn open_existing(key: &KeyArgs) -> Result<sysv_shm::ShmId, Failure> {
 /// `write`: creates the segment if needed (`IPC_CREAT`, mode 0600, SIZE bytes), copies STRING
 /// and a NUL to its start, detaches, and prints `writing to segment: "STRING"` (spec §3.2).
 pub fn write(key: &KeyArgs, size: usize, text: &str) -> Result<(), Failure> {
+    let _ = (key, size, text);
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §3.2: create or open the segment, copy the string and its NUL")
     let k = key_of(key)?;
     let (id, created) = match sysv_shm::shmget(k, size, libc::IPC_CREAT | libc::IPC_EXCL | MODE) {
@@ -134,6 +136,7 @@ pub fn write(key: &KeyArgs, size: usize, text: &str) -> Result<(), Failure> {
 /// `read`: attaches the existing segment read-only and prints `segment contains: "…"` with the
 /// bytes before its first NUL (or all of it when there is none) (spec §3.3).
 pub fn read(key: &KeyArgs) -> Result<(), Failure> {
+    let _ = key;
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §3.3: open the existing segment read-only and print its string")
     let id = open_existing(key)?;
     let size = sysv_shm::shm_stat(id)
@@ -156,6 +159,7 @@ pub fn read(key: &KeyArgs) -> Result<(), Failure> {
 /// `remove`: removes the existing segment (`shmctl(IPC_RMID)`) and prints `segment removed`
 /// (spec §3.4).
 pub fn remove(key: &KeyArgs) -> Result<(), Failure> {
+    let _ = key;
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §3.4: open the existing segment and remove it")
     let id = open_existing(key)?;
     sysv_shm::shm_remove(id).map_err(|e| Failure::sys("shmctl", "IPC_RMID", e))?;

@@ -11,8 +11,8 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use nix::errno::Errno;
-
 // BEGIN SOLUTION
+
 use std::mem::MaybeUninit;
 
 use crate::cvt::cvt_nz;
@@ -48,8 +48,8 @@ pub struct MutexGuard<'a> {
     /// A guard must be dropped by the thread that locked (pthread mutexes are owned by threads).
     _not_send: PhantomData<*const ()>,
 }
-
 // BEGIN SOLUTION
+
 /// `pthread_mutexattr_t` that is destroyed on every path.
 struct MutexAttr(MaybeUninit<libc::pthread_mutexattr_t>);
 
@@ -108,6 +108,7 @@ impl PsharedMutex {
     /// `self` lies in memory every user maps (a SysV segment), is initialised exactly once,
     /// before any other process uses it, and is never moved afterwards.
     pub unsafe fn init(&self, robustness: Robustness) -> Result<(), Errno> {
+        let _ = robustness;
         // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: set the attributes and call pthread_mutex_init in place")
         let mut attr = MutexAttr::new()?;
         let attr = attr.0.as_mut_ptr();
@@ -249,7 +250,8 @@ impl PsharedCond {
         guard: &mut MutexGuard<'_>,
         timeout: Duration,
     ) -> Result<bool, Errno> {
-        // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: build a CLOCK_MONOTONIC deadline and call pthread_cond_timedwait")
+        let _ = (&guard, timeout);
+        // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: pthread_cond_timedwait, deadline on CLOCK_MONOTONIC")
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
         let deadline = now + nix::sys::time::TimeSpec::from_duration(timeout);
         // SAFETY: both objects were initialised in place and the guard proves this thread holds

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::ptr::NonNull;
 
 use nix::errno::Errno;
-
 // BEGIN SOLUTION
+
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -32,6 +32,7 @@ pub struct ShmId(pub libc::c_int);
 ///
 /// Fails with the `stat` errors of `path` (`ENOENT` when it does not exist).
 pub fn ftok(path: &Path, proj_id: u8) -> Result<Key, Errno> {
+    let _ = (path, proj_id);
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: call ftok(3) and convert its -1 + errno")
     let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
@@ -46,6 +47,7 @@ pub fn ftok(path: &Path, proj_id: u8) -> Result<Key, Errno> {
 /// Fails with `EEXIST` (exists and `IPC_EXCL`), `ENOENT` (missing, no `IPC_CREAT`), `EINVAL`
 /// (size out of range or larger than the existing segment), `ENOMEM`/`ENOSPC` (limits).
 pub fn shmget(key: Key, size: usize, flags: libc::c_int) -> Result<ShmId, Errno> {
+    let _ = (key, size, flags);
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: call shmget(2)")
     // SAFETY: shmget takes no pointers.
     let id = cvt(unsafe { libc::shmget(key.0, size, flags) })?;
@@ -56,6 +58,7 @@ pub fn shmget(key: Key, size: usize, flags: libc::c_int) -> Result<ShmId, Errno>
 /// `shmctl(id, IPC_STAT, &buf)`—Reads the segment's size (`shm_segsz`), number of attachments
 /// (`shm_nattch`), creator and last-operation PIDs.
 pub fn shm_stat(id: ShmId) -> Result<libc::shmid_ds, Errno> {
+    let _ = id;
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: call shmctl(2) with IPC_STAT")
     let mut buf = std::mem::MaybeUninit::<libc::shmid_ds>::uninit();
     // SAFETY: `buf` is valid for writes of one `shmid_ds`.
@@ -70,6 +73,7 @@ pub fn shm_stat(id: ShmId) -> Result<libc::shmid_ds, Errno> {
 ///
 /// Fails with `EINVAL` or `EIDRM` when it is already gone.
 pub fn shm_remove(id: ShmId) -> Result<(), Errno> {
+    let _ = id;
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: call shmctl(2) with IPC_RMID")
     // SAFETY: IPC_RMID ignores the buffer argument, so NULL is allowed.
     cvt(unsafe { libc::shmctl(id.0, libc::IPC_RMID, std::ptr::null_mut()) })?;
@@ -90,6 +94,7 @@ pub struct Attachment {
 /// with `SHM_RDONLY`. `len` is the segment's size (the caller knows it from `shmget` or
 /// [`shm_stat`]); it bounds [`Attachment::as_ptr`]'s valid range.
 pub fn shmat(id: ShmId, len: usize, read_only: bool) -> Result<Attachment, Errno> {
+    let _ = (id, len, read_only);
     // BEGIN SOLUTION todo!("specs/sysv-shm.md §2.6: call shmat(2); (void *) -1 means failure")
     let flags = if read_only { libc::SHM_RDONLY } else { 0 };
     // SAFETY: a NULL address lets the kernel choose a free range; nothing existing is replaced.
