@@ -6,7 +6,6 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-
 // BEGIN SOLUTION
 use crate::cvt::{cvt, cvt_r};
 use std::os::fd::{AsRawFd, FromRawFd};

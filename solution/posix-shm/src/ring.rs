@@ -9,7 +9,6 @@ use std::time::Duration;
 use crate::cli::{Failure, Role, Target};
 use crate::posix_shm::{self, Mapping};
 use crate::sem::Sem;
-
 // BEGIN SOLUTION
 use crate::sem::Deadline;
 use std::os::fd::AsFd;
@@ -253,8 +252,8 @@ impl Channel {
         // END SOLUTION
     }
 }
-
 // BEGIN SOLUTION
+
 impl Channel {
     /// Takes one count from `sem`, waiting at most `self.timeout`; `what` says what the peer
     /// failed to do if the wait expires.

@@ -5,7 +5,6 @@
 use std::cell::UnsafeCell;
 use std::io;
 use std::time::Duration;
-
 // BEGIN SOLUTION
 use crate::cvt::cvt;
 // END SOLUTION
@@ -23,7 +22,10 @@ const _: () = assert!(std::mem::size_of::<Sem>() == 32 && std::mem::align_of::<S
 
 /// An absolute `CLOCK_REALTIME` time, the form `sem_timedwait` takes its bound in.
 #[derive(Clone, Copy, Debug)]
-pub struct Deadline(libc::timespec);
+pub struct Deadline(
+    /// The absolute time, as `sem_timedwait` takes it.
+    pub libc::timespec,
+);
 
 impl Deadline {
     /// `clock_gettime(CLOCK_REALTIME)` plus `wait`: the deadline `wait` from now.
@@ -86,7 +88,7 @@ impl Sem {
     /// See POSIX `sem_timedwait`.
     pub fn wait_until(&self, deadline: &Deadline) -> io::Result<bool> {
         let _ = deadline;
-        // BEGIN SOLUTION todo!("specs/posix-shm.md §7: sem_timedwait(sem, deadline), EINTR retried, ETIMEDOUT -> false")
+        // BEGIN SOLUTION todo!("specs/posix-shm.md §7: sem_timedwait(sem, deadline); EINTR: retry; ETIMEDOUT: false")
         loop {
             // SAFETY: the semaphore is initialised; `deadline.0` is a valid `timespec`.
             match cvt(unsafe { libc::sem_timedwait(self.0.get(), &deadline.0) }) {
