@@ -1,1 +1,19 @@
 //! The `posix-shm` assignment: see `specs/posix-shm.md`.
+//!
+//! `pshm-send` moves its standard input to `pshm-recv`'s standard output through a POSIX
+//! shared-memory object (or a memory-mapped regular file) that holds a header, three
+//! process-shared semaphores and a ring of slots.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`cvt`] | the one place where `-1` + `errno` becomes an [`std::io::Error`] |
+//! | [`posix_shm`] | `shm_open`, `shm_unlink`, `open`, `unlink`, `ftruncate`, `fstat`, `mmap`, `munmap` |
+//! | [`sem`] | `sem_init`, `sem_post`, `sem_timedwait` on semaphores inside the mapping |
+//! | [`ring`] | the layout of the object, the rendezvous and the transfer |
+//! | [`cli`] | the command line, names, messages and exit codes |
+
+pub mod cli;
+pub mod cvt;
+pub mod posix_shm;
+pub mod ring;
+pub mod sem;
