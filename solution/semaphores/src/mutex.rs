@@ -5,13 +5,19 @@
 //! every `add` takes the semaphore (−1), adds 1 to the counter with a plain load and store,
 //! and gives it back (+1), both with `SEM_UNDO`; `finish` prints the counter and removes both.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::{Failure, ring};
+
+// BEGIN SOLUTION
+use std::time::Instant;
 
 use nix::errno::Errno;
 
+use crate::cli;
 use crate::sem::{SemSet, sembuf};
 use crate::sysv_shm::{COUNTER_SIZE, Segment};
-use crate::{Failure, cli, ring};
+// END SOLUTION
 
 /// The usage line of `sem-mutex`.
 pub const USAGE: &str = "sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
@@ -26,7 +32,7 @@ pub enum Command {
     Init,
     /// Add 1 to the counter `times` times, each under the semaphore.
     Add {
-        /// Increments, 1 to [`cli::MAX_ROUNDS`].
+        /// Increments, 1 to [`crate::cli::MAX_ROUNDS`].
         times: u64,
         /// If set: after the first take, write `holding\n` and sleep this long before going on.
         hold_ms: Option<u64>,

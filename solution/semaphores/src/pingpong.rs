@@ -4,11 +4,15 @@
 //! says "pong may go". Each round, a process waits on its own semaphore, writes its line and
 //! posts the other's.
 
+use crate::Failure;
+
+// BEGIN SOLUTION
 use std::ffi::CString;
 use std::time::Duration;
 
+use crate::cli;
 use crate::sem::{self, NamedSemaphore};
-use crate::{Failure, cli};
+// END SOLUTION
 
 /// The usage line of `sem-pingpong`.
 pub const USAGE: &str = "sem-pingpong ping|pong NAME ROUNDS [--timeout-ms MS]";
@@ -30,7 +34,7 @@ pub struct Config {
     /// Base name, `/` then 1 to 199 bytes without `/`; the semaphores are `NAME-ping` and
     /// `NAME-pong`.
     pub name: String,
-    /// Rounds, 1 to [`cli::MAX_ROUNDS`].
+    /// Rounds, 1 to [`crate::cli::MAX_ROUNDS`].
     pub rounds: u64,
     /// Bound of every wait, in milliseconds.
     pub timeout_ms: u64,

@@ -4,13 +4,20 @@
 //! The set has K semaphores; semaphore `i` is "process `i` holds the token". Process `i`
 //! waits on semaphore `i`, writes its line and adds 1 to semaphore `(i + 1) % K`.
 
+use std::time::Instant;
+
+use crate::Failure;
+use crate::sem::SemSet;
+
+// BEGIN SOLUTION
 use std::ffi::CString;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
-use crate::sem::{SemSet, sembuf};
-use crate::{Failure, cli, ipc};
+use crate::sem::sembuf;
+use crate::{cli, ipc};
+// END SOLUTION
 
 /// The usage line of `sem-ring`.
 pub const USAGE: &str = "sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
@@ -25,9 +32,9 @@ pub struct Config {
     pub key_path: String,
     /// This process's place in the ring, 0 to K − 1.
     pub index: u16,
-    /// Processes in the ring, 2 to [`cli::MAX_RING`].
+    /// Processes in the ring, 2 to [`crate::cli::MAX_RING`].
     pub k: u16,
-    /// Rounds, 1 to [`cli::MAX_ROUNDS`].
+    /// Rounds, 1 to [`crate::cli::MAX_ROUNDS`].
     pub rounds: u64,
     /// Bound of every wait, in milliseconds.
     pub timeout_ms: u64,

@@ -106,6 +106,7 @@ impl Attached {
 impl Drop for Attached {
     /// `shmdt(addr)`—Unmaps the segment from this process.
     fn drop(&mut self) {
+        let _ = &self.addr;
         // BEGIN SOLUTION todo!("specs/semaphores.md §4.2: call shmdt(2)")
         // SAFETY: `addr` is the address shmat returned; no reference into it outlives `self`.
         unsafe { libc::shmdt(self.addr.as_ptr().cast()) };
