@@ -27,6 +27,17 @@ pub struct Assignment {
     pub binaries: &'static [&'static str],
     /// Its checks, in the order they run and are reported.
     pub checks: Vec<Check>,
+    /// Helper programs of its checks, run as `grader tool NAME ARGS…` inside the check's
+    /// processes (an independent client or server of a wire format, a probe's peer).
+    pub tools: Vec<Tool>,
+}
+
+/// A helper program that a check runs as a process of its own: `grader tool NAME ARGS…`.
+pub struct Tool {
+    /// Unique across all assignments; prefix it with the assignment's name.
+    pub name: &'static str,
+    /// Its `main`, given the arguments after its name.
+    pub run: fn(&[String]) -> std::process::ExitCode,
 }
 
 /// The function that carries out a check.
@@ -178,6 +189,17 @@ impl Ctx {
         Spec::new(self.bin(name), &self.dir).args(args)
     }
 
+    /// A run of the helper tool `name` with `args`, in the check's directory.
+    pub fn tool<I, S>(&self, name: &str, args: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Spec::new(&self.tool, &self.dir)
+            .args(["tool", name])
+            .args(args)
+    }
+
     /// A run of any program (a system tool such as `sh`), in the check's directory.
     pub fn program<I, S>(&self, program: &str, args: I) -> Spec
     where
@@ -187,8 +209,8 @@ impl Ctx {
         Spec::new(program, &self.dir).args(args)
     }
 
-    /// The words that run the grader's helper tool `name` (see `grader tool --help`), for use
-    /// inside a student's command line.
+    /// The words that run the helper tool `name` (an assignment's [`Tool`]), for a command
+    /// line of its own or inside a student's.
     pub fn tool_words(&self, name: &str) -> Vec<String> {
         vec![
             self.tool.to_string_lossy().into_owned(),

@@ -56,6 +56,15 @@ enum Command {
     },
     /// Lists the assignments and their checks.
     List,
+    /// Runs a check's helper tool (used by the checks themselves).
+    #[command(hide = true)]
+    Tool {
+        /// The tool's name.
+        name: String,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Generates `starter/` from `solution/` (its marked regions become `todo!()` stubs).
     Starter {
         /// Only compare: exit 1 and list the files where the starter differs.
@@ -74,7 +83,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
         Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
-        Command::List | Command::Starter { .. } => false,
+        Command::List | Command::Starter { .. } | Command::Tool { .. } => false,
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
     let isolation = isolation::enter(isolate);
@@ -90,6 +99,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Tool { name, args } => match assignments::run_tool(&name, &args) {
+            Some(code) => code,
+            None => {
+                eprintln!("grader: no tool `{name}`");
+                ExitCode::from(2)
+            }
+        },
         Command::Starter {
             check,
             solution,

@@ -81,7 +81,11 @@ pub fn materialise(solution: &Path, dest: &Path, mutant: &Mutant) -> Result<()> 
         }
     }
     if !solution.join(&mutant.file).is_file() {
-        bail!("mutant `{}`: no file {}", mutant.name, mutant.file.display());
+        bail!(
+            "mutant `{}`: no file {}",
+            mutant.name,
+            mutant.file.display()
+        );
     }
     Ok(())
 }

@@ -20,7 +20,9 @@ fn a_missing_implementation_folder_is_refused() {
         .args(["grade", "/nonexistent/ipclab-submission"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot read the implementation folder"));
+        .stderr(predicate::str::contains(
+            "cannot read the implementation folder",
+        ));
 }
 
 #[test]
@@ -29,7 +31,9 @@ fn a_bad_time_scale_is_refused() {
         .args(["grade", "solution", "--time-scale", "0"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--time-scale must be a positive number"));
+        .stderr(predicate::str::contains(
+            "--time-scale must be a positive number",
+        ));
 }
 
 #[test]

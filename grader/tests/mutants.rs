@@ -11,6 +11,10 @@ use serial_test::serial;
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
+#[case::sysv_shm("sysv-shm")]
+#[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 fn every_check_is_failed_by_some_mutant(#[case] assignment: &str) {
     let all = assignments::all();
     let a = all.iter().find(|a| a.name == assignment).unwrap();
@@ -36,6 +40,10 @@ fn every_check_is_failed_by_some_mutant(#[case] assignment: &str) {
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
+#[case::sysv_shm("sysv-shm")]
+#[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 #[serial(grading)]
 fn each_mutant_fails_the_checks_it_names(#[case] assignment: &str) {
     let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mutants");
@@ -59,9 +67,15 @@ fn each_mutant_fails_the_checks_it_names(#[case] assignment: &str) {
         for test in results["tests"].as_array().unwrap() {
             let extra = &test["extra_data"];
             if extra["status"] == "timeout" {
-                let (elapsed, limit) = (extra["elapsed_s"].as_f64().unwrap(), extra["limit_s"].as_f64().unwrap());
+                let (elapsed, limit) = (
+                    extra["elapsed_s"].as_f64().unwrap(),
+                    extra["limit_s"].as_f64().unwrap(),
+                );
                 if elapsed > limit + 2.0 {
-                    wrong.push(format!("{}: timed out after {elapsed} s, limit {limit} s", mutant.name));
+                    wrong.push(format!(
+                        "{}: timed out after {elapsed} s, limit {limit} s",
+                        mutant.name
+                    ));
                 }
             }
         }

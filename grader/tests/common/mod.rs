@@ -8,7 +8,10 @@ use serde_json::Value;
 
 /// The kit's root folder.
 pub fn kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The grader binary under test.

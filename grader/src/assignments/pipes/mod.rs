@@ -21,6 +21,7 @@ pub fn assignment() -> Assignment {
         title: "Pipes: a byte stream from one process to another",
         package: "pipes",
         binaries: &["pipeline", "relay"],
+        tools: vec![],
         checks: vec![
             Check::new(
                 "usage-errors",
