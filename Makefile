@@ -1,0 +1,39 @@
+# IPC Lab. `make grade` grades starter/ (your work); `make test` runs the kit's own tests.
+#
+#   make grade                      grade starter/, every assignment
+#   make grade IMPL=solution        grade another folder shaped like starter/
+#   make grade A=pipes              one assignment
+#   make grade JSON=results.json    also write Gradescope's results.json
+#   make check-solution             grade solution/; fails unless it has full marks
+#   make starter                    regenerate starter/ from solution/'s marked regions
+#   make test                       the kit's tests (lint, starter drift, grader, mutants)
+
+IMPL ?= starter
+A ?=
+JSON ?=
+SCALE ?= 1
+
+GRADER := cargo run --release --quiet -p grader --
+GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
+
+.PHONY: grade check-solution starter test lint
+
+grade:
+	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
+
+check-solution:
+	$(GRADER) grade solution --require-full $(GRADE_FLAGS)
+
+starter:
+	$(GRADER) starter
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --release --all-targets -- -D warnings
+	cd solution && cargo fmt --all --check
+	cd solution && cargo clippy --release --all-targets -- -D warnings
+	cd starter && RUSTFLAGS="-D warnings" cargo build --release --quiet
+
+test: lint
+	$(GRADER) starter --check
+	cargo test --release
