@@ -27,12 +27,20 @@ fn the_solution_earns_full_marks(#[case] assignment: &str) {
 #[case::semaphores("semaphores")]
 #[serial(grading)]
 fn the_starter_earns_nothing_and_says_not_implemented(#[case] assignment: &str) {
-    let (human, results) = common::grade(&common::kit().join("starter"), assignment, &[]);
+    let starter = common::kit().join("starter");
+    let before = common::tree_digest(&starter);
+    let (human, results) = common::grade(&starter, assignment, &[]);
+    assert_eq!(
+        common::tree_digest(&starter),
+        before,
+        "grading changed the graded folder"
+    );
     assert_eq!(results["score"], 0, "{human}");
     for (check, status) in common::statuses(&results) {
         assert_eq!(status, "not_implemented", "{check}: {human}");
     }
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&common::kit().display().to_string()), "[KIT]");
     settings.add_filter(r"\(\d+(\.\d)? s\)", "([ELAPSED])");
     settings.add_filter(r#""elapsed_s": [0-9.]+"#, r#""elapsed_s": "[ELAPSED]""#);
     settings.bind(|| {
@@ -41,4 +49,17 @@ fn the_starter_earns_nothing_and_says_not_implemented(#[case] assignment: &str) 
             ".tests[].extra_data.elapsed_s" => "[ELAPSED]",
         });
     });
+}
+
+/// Escapes a literal for insta's regex filters.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
 }
