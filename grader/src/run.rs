@@ -37,6 +37,8 @@ pub enum Input {
     Stream(Stream),
     /// An open file (shared between runs, for instance).
     File(File),
+    /// `n` zero bytes, then end-of-file: the cheapest input, for throughput checks.
+    Zeros(u64),
     /// A pipe the check holds: write to it with [`Running::stdin`], close it with
     /// [`Running::close_stdin`] (or let the run end).
     Held,
@@ -50,6 +52,8 @@ pub enum Output {
     Compare(Stream),
     /// An open file (several runs may share one).
     File(File),
+    /// Counted and dropped: the cheapest output, for throughput checks.
+    Count,
 }
 
 /// A process to start.
@@ -273,11 +277,13 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
     match &spec.stdin {
         Input::Null => cmd.stdin(Stdio::null()),
         Input::File(f) => cmd.stdin(f.try_clone()?),
-        Input::Bytes(_) | Input::Stream(_) | Input::Held => cmd.stdin(Stdio::piped()),
+        Input::Bytes(_) | Input::Stream(_) | Input::Zeros(_) | Input::Held => {
+            cmd.stdin(Stdio::piped())
+        }
     };
     match &spec.stdout {
         Output::File(f) => cmd.stdout(f.try_clone()?),
-        Output::Capture | Output::Compare(_) => cmd.stdout(Stdio::piped()),
+        Output::Capture | Output::Compare(_) | Output::Count => cmd.stdout(Stdio::piped()),
     };
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
@@ -295,6 +301,7 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
                     let _ = match input {
                         Input::Bytes(bytes) => pipe.write_all(&bytes),
                         Input::Stream(stream) => stream.write_to(&mut pipe),
+                        Input::Zeros(n) => write_zeros(&mut pipe, n),
                         Input::Null | Input::File(_) | Input::Held => Ok(()),
                     };
                 }));
@@ -302,10 +309,11 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         }
     }
     let stdout = child.stdout.take().map(|pipe| match spec.stdout {
-        Output::Compare(stream) => drain(pipe, Some(stream)),
-        _ => drain(pipe, None),
+        Output::Compare(stream) => drain(pipe, Sink::Compare(stream)),
+        Output::Count => drain(pipe, Sink::Count),
+        _ => drain(pipe, Sink::Capture),
     });
-    let stderr = drain(child.stderr.take().expect("stderr is piped"), None);
+    let stderr = drain(child.stderr.take().expect("stderr is piped"), Sink::Capture);
     Ok(Running {
         command,
         child,
@@ -329,12 +337,38 @@ fn pin(pid: i32, cpu: usize) {
 
 type Drained = (Captured, Option<Option<Mismatch>>);
 
-/// Reads a pipe to its end on a thread of its own: captured, or compared with a stream.
-fn drain(mut pipe: impl Read + Send + 'static, expect: Option<Stream>) -> mpsc::Receiver<Drained> {
+/// Writes `n` zero bytes; a reader that stops early ends it without error.
+fn write_zeros(out: &mut impl Write, mut n: u64) -> io::Result<()> {
+    let zeros = vec![0u8; crate::stream::CHUNK];
+    while n > 0 {
+        let take = n.min(zeros.len() as u64) as usize;
+        match out.write_all(&zeros[..take]) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+        n -= take as u64;
+    }
+    Ok(())
+}
+
+/// What [`drain`] does with the bytes.
+enum Sink {
+    Capture,
+    Compare(Stream),
+    Count,
+}
+
+/// Reads a pipe to its end on a thread of its own: captured, compared with a stream, or only
+/// counted.
+fn drain(mut pipe: impl Read + Send + 'static, sink: Sink) -> mpsc::Receiver<Drained> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut captured = Captured::default();
-        let mut comparer = expect.as_ref().map(Comparer::new);
+        let keep = matches!(sink, Sink::Capture);
+        let mut comparer = match &sink {
+            Sink::Compare(stream) => Some(Comparer::new(stream)),
+            _ => None,
+        };
         let mut buf = vec![0u8; crate::stream::CHUNK];
         loop {
             match pipe.read(&mut buf) {
@@ -345,10 +379,11 @@ fn drain(mut pipe: impl Read + Send + 'static, expect: Option<Stream>) -> mpsc::
                         Some(c) => {
                             let _ = c.write_all(&buf[..n]);
                         }
-                        None => {
+                        None if keep => {
                             let room = OUTPUT_CAP.saturating_sub(captured.bytes.len());
                             captured.bytes.extend_from_slice(&buf[..n.min(room)]);
                         }
+                        None => {}
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
