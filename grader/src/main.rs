@@ -35,6 +35,12 @@ enum Command {
         /// Also write Gradescope's results.json here.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Also write JUnit XML here (for CI test views).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also write GitHub Classroom's runner result JSON here.
+        #[arg(long, value_name = "FILE")]
+        classroom: Option<PathBuf>,
         /// Exit 1 unless every check earned every point (for `make check-solution`).
         #[arg(long)]
         require_full: bool,
@@ -142,6 +148,8 @@ fn main() -> ExitCode {
             assignments: wanted,
             only,
             json,
+            junit,
+            classroom,
             require_full,
             time_scale,
             seed,
@@ -188,12 +196,40 @@ fn main() -> ExitCode {
                 }
             }
             print!("{}", report.human(verbose));
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report.gradescope())
-                    .expect("the report serialises");
-                if let Err(e) = std::fs::write(&path, text + "\n") {
+            let classroom_json = classroom
+                .as_ref()
+                .map(|_| report.classroom().to_string() + "\n");
+            let gradescope = json.as_ref().map(|_| {
+                serde_json::to_string_pretty(&report.gradescope()).expect("the report serialises")
+                    + "\n"
+            });
+            let outputs = [
+                (json, gradescope),
+                (junit.clone(), junit.as_ref().map(|_| report.junit())),
+                (classroom, classroom_json),
+            ];
+            for (path, text) in outputs {
+                if let (Some(path), Some(text)) = (path, text)
+                    && let Err(e) = std::fs::write(&path, text)
+                {
                     eprintln!("grader: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);
+                }
+            }
+            if std::env::var_os("GITHUB_ACTIONS").is_some() {
+                for line in report.annotations() {
+                    println!("{line}");
+                }
+                if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                    use std::io::Write;
+                    let appended = std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(&path)
+                        .and_then(|mut f| f.write_all(report.markdown().as_bytes()));
+                    if let Err(e) = appended {
+                        eprintln!("grader: cannot write the step summary: {e}");
+                    }
                 }
             }
             if require_full && report.score() < report.max_score() {

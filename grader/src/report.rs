@@ -195,3 +195,267 @@ pub struct ExtraData {
     /// Its time limit in seconds.
     pub limit_s: f64,
 }
+
+/// The JUnit type word of a status.
+fn junit_type(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "failure",
+        Status::NotImplemented => "not implemented",
+        Status::Timeout => "timeout",
+        Status::Crash => "crash",
+        Status::Leak => "leak",
+        Status::FailLeak => "failure and leak",
+        Status::BuildFailed => "build failed",
+        Status::GraderError => "grader error",
+    }
+}
+
+impl Report {
+    /// JUnit XML: a suite per assignment, a case per check; timeouts, crashes and leaks say so
+    /// in the failure's type and message. A passing check that leaked is a failure here, so
+    /// that CI test views show it.
+    pub fn junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+        let mut report = quick_junit::Report::new("ipc-lab");
+        for a in &self.assignments {
+            let mut suite = TestSuite::new(a.name.as_str());
+            for c in &a.checks {
+                let v = &c.verdict;
+                let mut status = match v.status {
+                    Status::Pass => TestCaseStatus::success(),
+                    Status::BuildFailed | Status::GraderError => {
+                        TestCaseStatus::non_success(NonSuccessKind::Error)
+                    }
+                    _ => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                };
+                if v.status != Status::Pass {
+                    status.set_type(junit_type(v.status));
+                    status.set_message(format!(
+                        "{} ({}/{} points)",
+                        message::escape(&v.reason),
+                        v.score,
+                        c.max_score
+                    ));
+                    if !v.details.is_empty() {
+                        status.set_description(v.details.as_str());
+                    }
+                }
+                let mut case = TestCase::new(c.name.as_str(), status);
+                case.set_classname(format!("ipc-lab.{}", a.name));
+                case.set_time(c.elapsed);
+                suite.add_test_case(case);
+            }
+            report.add_test_suite(suite);
+        }
+        report.to_string().unwrap_or_default()
+    }
+
+    /// GitHub Classroom's runner result (what its grading reporter decodes from a step's
+    /// `result` output, base64-encoded): every check a test with its score.
+    pub fn classroom(&self) -> serde_json::Value {
+        let tests: Vec<serde_json::Value> = self
+            .assignments
+            .iter()
+            .flat_map(|a| {
+                a.checks.iter().map(move |c| {
+                    let v = &c.verdict;
+                    serde_json::json!({
+                        "name": format!("{}: {}", a.name, c.name),
+                        "status": match v.status {
+                            Status::Pass => "pass",
+                            Status::BuildFailed | Status::GraderError => "error",
+                            _ => "fail",
+                        },
+                        "score": v.score,
+                        "message": format!("{} {}", message::status_word(v.status), v.reason).trim().to_string(),
+                        "test_code": format!("make grade A={} (check {})", a.name, c.name),
+                        "execution_time": format!("{:.2}s", c.elapsed.as_secs_f64()),
+                    })
+                })
+            })
+            .collect();
+        let status = if self.score() == self.max_score() {
+            "pass"
+        } else {
+            "fail"
+        };
+        serde_json::json!({
+            "version": 1,
+            "status": status,
+            "max_score": self.max_score(),
+            "tests": tests,
+        })
+    }
+
+    /// A Markdown summary (for `$GITHUB_STEP_SUMMARY`): a table per assignment.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "## IPC Lab: {}/{} points\n\nImplementation `{}`; isolation: {}.\n",
+            self.score(),
+            self.max_score(),
+            self.implementation,
+            self.isolation.describe()
+        );
+        for a in &self.assignments {
+            out.push_str(&format!(
+                "\n### {} — {}/{}\n\n| status | points | check | reason |\n|---|---:|---|---|\n",
+                a.name,
+                a.score(),
+                a.max_score()
+            ));
+            for c in &a.checks {
+                let v = &c.verdict;
+                let reason = message::escape(&v.reason).replace('|', "\\|");
+                out.push_str(&format!(
+                    "| {} | {}/{} | `{}` | {} |\n",
+                    message::status_word(v.status),
+                    v.score,
+                    c.max_score,
+                    c.name,
+                    reason
+                ));
+            }
+        }
+        out
+    }
+
+    /// GitHub Actions workflow commands: an error annotation per check that lost points.
+    pub fn annotations(&self) -> Vec<String> {
+        // Workflow commands end at a newline and treat % specially: encode both.
+        let encode = |s: &str| {
+            s.replace('%', "%25")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A")
+        };
+        self.assignments
+            .iter()
+            .flat_map(|a| {
+                a.checks
+                    .iter()
+                    .filter(|c| c.verdict.score < c.max_score)
+                    .map(move |c| {
+                        let v = &c.verdict;
+                        format!(
+                            "::error title={}/{} ({})::{}",
+                            a.name,
+                            c.name,
+                            message::status_word(v.status),
+                            encode(&message::escape(&v.reason))
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grade::CheckResult;
+    use crate::isolation::Isolation;
+    use crate::outcome::Verdict;
+    use std::time::Duration;
+
+    /// A report with one check of every status, as the formats must show them.
+    fn sample() -> Report {
+        let check =
+            |name: &str, max: u32, status, score, reason: &str, details: &str| CheckResult {
+                name: name.into(),
+                max_score: max,
+                lesson: "§5".into(),
+                about: format!("what {name} verifies"),
+                limit: Duration::from_secs(5),
+                elapsed: Duration::from_millis(1500),
+                verdict: Verdict {
+                    status,
+                    score,
+                    reason: reason.into(),
+                    details: details.into(),
+                },
+            };
+        let checks = vec![
+            check("passes", 2, Status::Pass, 2, "", ""),
+            check(
+                "fails",
+                2,
+                Status::Fail,
+                0,
+                "expected exit status 2, got exit status 1",
+                "COMMAND:\n    pipeline\n",
+            ),
+            check(
+                "todo",
+                1,
+                Status::NotImplemented,
+                0,
+                "not implemented (specs/pipes.md §2.1)",
+                "",
+            ),
+            check(
+                "hangs",
+                2,
+                Status::Timeout,
+                0,
+                "timed out after 5 s",
+                "HINT: close the write end\n",
+            ),
+            check(
+                "crashes",
+                1,
+                Status::Crash,
+                0,
+                "killed by signal 11 (SIGSEGV) (pipeline)",
+                "",
+            ),
+            check(
+                "leaks",
+                3,
+                Status::Leak,
+                2,
+                "left 1 IPC object(s) behind",
+                "LEFT BEHIND (the grader removed them):\n    SysV message queue id 3, key 0x00000001  [ipcrm -q 3]\n",
+            ),
+            check("escapes", 1, Status::Fail, 0, "output \x1b[31mred|bar", ""),
+        ];
+        Report {
+            implementation: "submissions/alice".into(),
+            isolation: Isolation::Namespaces,
+            assignments: vec![crate::grade::AssignmentResult {
+                name: "pipes".into(),
+                title: "Pipes".into(),
+                build_error: None,
+                checks,
+            }],
+        }
+    }
+
+    #[test]
+    fn human() {
+        insta::assert_snapshot!(sample().human(false));
+    }
+
+    #[test]
+    fn gradescope() {
+        insta::assert_json_snapshot!(sample().gradescope());
+    }
+
+    #[test]
+    fn junit() {
+        insta::assert_snapshot!(sample().junit());
+    }
+
+    #[test]
+    fn classroom() {
+        insta::assert_json_snapshot!(sample().classroom());
+    }
+
+    #[test]
+    fn markdown_and_annotations() {
+        insta::assert_snapshot!(format!(
+            "{}\n{}",
+            sample().markdown(),
+            sample().annotations().join("\n")
+        ));
+    }
+}
