@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use crate::pipe::Command;
 // BEGIN SOLUTION
 use crate::pipe;
-use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 // END SOLUTION
 
 /// The program's name in its messages.
