@@ -148,6 +148,8 @@ pub struct Ctx {
     scale: f64,
     seed: u64,
     runs: RefCell<Vec<Finished>>,
+    /// Started runs not yet waited for: their groups are ended when the check ends.
+    unwaited: RefCell<Vec<i32>>,
 }
 
 impl Ctx {
@@ -169,6 +171,7 @@ impl Ctx {
             scale,
             seed,
             runs: RefCell::new(Vec::new()),
+            unwaited: RefCell::new(Vec::new()),
         }
     }
 
@@ -242,14 +245,17 @@ impl Ctx {
     /// Starts a run; a program that cannot be started is a failure of the check.
     pub fn spawn(&self, spec: Spec) -> Result<Running, Failure> {
         let line = spec.command_line();
-        run::spawn(spec).map_err(|e| {
+        let running = run::spawn(spec).map_err(|e| {
             Failure::new(format!("could not start the program: {e}"))
                 .detail(format!("COMMAND:\n    {line}"))
-        })
+        })?;
+        self.unwaited.borrow_mut().push(running.pid());
+        Ok(running)
     }
 
     /// Waits for a started run until the check's deadline, and records it.
     pub fn wait(&self, running: Running) -> Finished {
+        self.unwaited.borrow_mut().retain(|&p| p != running.pid());
         let finished = running.wait(self.deadline);
         self.runs.borrow_mut().push(finished.clone());
         finished
@@ -266,8 +272,14 @@ impl Ctx {
         self.runs.borrow().clone()
     }
 
-    /// Takes the record of runs.
+    /// Ends the check: kills the process group of every run it started and never waited for
+    /// (a check that returned early), and takes the record of runs.
     pub fn into_runs(self) -> Vec<Finished> {
+        for pid in self.unwaited.take() {
+            // Never reaped, so the pid is still this run's: ending its group is safe.
+            run::end_group(pid);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
         self.runs.into_inner()
     }
 }

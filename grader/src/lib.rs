@@ -6,6 +6,7 @@
 //! is a module of [`assignments`] that declares its checks with the vocabulary of [`check`].
 
 pub mod assignments;
+pub mod batch;
 pub mod build;
 pub mod check;
 pub mod expect;

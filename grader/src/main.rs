@@ -60,6 +60,29 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
     },
+    /// Grades every submission folder under DIR, a few at a time, and writes a CSV of scores.
+    Batch {
+        /// The folder holding one folder per submission.
+        dir: PathBuf,
+        /// Graders running at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// The CSV of scores (a row per submission, a column per assignment).
+        #[arg(long, default_value = "grades.csv")]
+        out: PathBuf,
+        /// Where each submission's results.json goes [default: DIR's name + "-results"].
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
+        /// Grade again the submissions that already have results.
+        #[arg(long)]
+        force: bool,
+        /// Grade only this assignment (repeatable).
+        #[arg(short = 'a', long = "assignment", value_name = "NAME")]
+        assignments: Vec<String>,
+        /// Multiply every time limit and timing bound.
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        time_scale: f64,
+    },
     /// Lists the assignments and their checks.
     List,
     /// Runs a check's helper tool (used by the checks themselves).
@@ -89,7 +112,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
         Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
-        Command::List | Command::Starter { .. } | Command::Tool { .. } => false,
+        Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
+            false
+        }
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
     let isolation = isolation::enter(isolate);
@@ -104,6 +129,58 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+        Command::Batch {
+            dir,
+            jobs,
+            out,
+            results,
+            force,
+            assignments: wanted,
+            time_scale,
+        } => {
+            let known = assignments::names();
+            if let Some(bad) = wanted.iter().find(|w| !known.contains(&w.as_str())) {
+                eprintln!(
+                    "grader: unknown assignment `{bad}`; the assignments are: {}",
+                    known.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            let results = results.unwrap_or_else(|| {
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                PathBuf::from(format!(
+                    "{}-results",
+                    name.unwrap_or_else(|| "batch".into())
+                ))
+            });
+            let mut grade_args = vec!["--time-scale".to_string(), time_scale.to_string()];
+            for a in wanted {
+                grade_args.extend(["-a".to_string(), a]);
+            }
+            let batch = grader::batch::Batch {
+                submissions: dir,
+                results,
+                csv: out.clone(),
+                jobs,
+                force,
+                grade_args,
+            };
+            match grader::batch::run(&batch) {
+                Ok(rows) => {
+                    let failed = rows.values().filter(|r| r.error.is_some()).count();
+                    eprintln!(
+                        "grader: graded {} submissions ({failed} could not be graded); scores in {}",
+                        rows.len(),
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("grader: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Tool { name, args } => match assignments::run_tool(&name, &args) {
             Some(code) => code,
