@@ -383,37 +383,57 @@ fn either_order(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 fn large_stream(ctx: &Ctx) -> Result<(), Failure> {
-    // 1 GiB from a tmpfs file into a tmpfs file, compared afterwards: the grader's own stream
-    // generator would be the bottleneck.
+    // 1 GiB through pipes the grader feeds and checks itself with a repeated block: its
+    // general stream generator would be the bottleneck.
     let len = 1024 * MIB;
-    let input = pattern_file(ctx, len)?;
-    let output = TempFile(Path::new(DEV_SHM).join(unique_name("ipclab-output")));
+    let block = pattern_block(ctx);
     let chan = Chan::shm();
     let args = chan.args(&["--timeout", T]);
-    let out = std::fs::File::create(&output.0)
-        .map_err(|e| Failure::new(format!("grader: cannot create the output file: {e}")))?;
-    let file = std::fs::File::open(&input.0)
-        .map_err(|e| Failure::new(format!("grader: cannot open the input file: {e}")))?;
-    let r = ctx.spawn(ctx.cmd("pshm-recv", args.clone()).stdout(Output::File(out)))?;
+    let grader = |e: nix::Error| Failure::new(format!("grader: pipe: {e}"));
+    let flags = nix::fcntl::OFlag::O_CLOEXEC;
+    let (in_read, in_write) = nix::unistd::pipe2(flags).map_err(grader)?;
+    let (out_read, out_write) = nix::unistd::pipe2(flags).map_err(grader)?;
+    let feeder = {
+        let block = block.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::File::from(in_write);
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(PATTERN as u64) as usize;
+                if f.write_all(&block[..n]).is_err() {
+                    return;
+                }
+                left -= n as u64;
+            }
+        })
+    };
+    let checker = std::thread::spawn(move || check_pattern(std::fs::File::from(out_read), &block, len));
+    let r = ctx.spawn(
+        ctx.cmd("pshm-recv", args.clone())
+            .stdout(Output::File(std::fs::File::from(out_write))),
+    )?;
     poll_until(ctx.limit() / 4, &[&r], || chan.exists());
-    let s = ctx.spawn(ctx.cmd("pshm-send", args).stdin(Input::File(file)))?;
+    let s = ctx.spawn(
+        ctx.cmd("pshm-send", args)
+            .stdin(Input::File(std::fs::File::from(in_read))),
+    )?;
     let (sent, received) = (ctx.wait(s), ctx.wait(r));
+    let _ = feeder.join();
+    let compared = checker
+        .join()
+        .unwrap_or_else(|_| Err("grader: the checker failed".into()));
     expect::exit_code(&sent, 0)?;
     expect::exit_code(&received, 0)?;
-    if let Err(m) = same_files(&input.0, &output.0) {
+    if let Err(m) = compared {
         return Err(Failure::new(format!("1 GiB, default ring: {m}"))
             .detail("EXPECTED: pshm-recv writes exactly the bytes pshm-send read, in order")
-            .detail(format!(
-                "COMMANDS (in this order, the first in the background):\n    {} > OUT &\n    {} < IN",
-                received.command, sent.command
-            ))
+            .detail(both(&received, &sent))
             .detail(
                 "HINT: positions and lengths are 64- and 32-bit fields (§4.2); keep slot \
                  indices and stream positions apart.",
             ));
     }
-    drop(output);
-    drop(input);
     transfer(
         ctx,
         &Chan::shm(),
@@ -421,6 +441,55 @@ fn large_stream(ctx: &Ctx) -> Result<(), Failure> {
         16 * MIB,
         Order::ReceiverFirst,
     )?;
+    Ok(())
+}
+
+/// The generated block a pattern stream repeats.
+fn pattern_block(ctx: &Ctx) -> Vec<u8> {
+    use std::io::Read;
+    let mut block = vec![0u8; PATTERN];
+    let _ = Stream::new(ctx.seed() ^ 0x9a77, PATTERN as u64)
+        .reader()
+        .read_exact(&mut block);
+    block
+}
+
+/// Reads `input` to its end and compares it with `len` bytes of `block` repeated.
+fn check_pattern(mut input: std::fs::File, block: &[u8], len: u64) -> Result<(), String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("grader: read: {e}")),
+        };
+        let mut done = 0;
+        while done < n {
+            if at >= len {
+                return Err(format!("output is longer than the {len} bytes sent"));
+            }
+            let k = (at % PATTERN as u64) as usize;
+            let take = (n - done).min(PATTERN - k).min((len - at) as usize);
+            let (want, got) = (&block[k..k + take], &buf[done..done + take]);
+            if want != got {
+                let i = want.iter().zip(got).position(|(x, y)| x != y).unwrap_or(0);
+                return Err(format!(
+                    "output differs at byte {}: expected {:#04x}, got {:#04x}",
+                    at + i as u64,
+                    want[i],
+                    got[i]
+                ));
+            }
+            done += take;
+            at += take as u64;
+        }
+    }
+    if at != len {
+        return Err(format!("output is {at} bytes, expected {len}"));
+    }
     Ok(())
 }
 
@@ -449,39 +518,6 @@ fn pattern_file(ctx: &Ctx, len: u64) -> Result<TempFile, Failure> {
     }
     f.flush().map_err(grader)?;
     Ok(file)
-}
-
-/// Compares two files; the error says where they first differ.
-fn same_files(expected: &Path, actual: &Path) -> Result<(), String> {
-    use std::io::Read;
-    let open = |p: &Path| std::fs::File::open(p).map_err(|e| format!("grader: {e}"));
-    let (mut a, mut b) = (open(expected)?, open(actual)?);
-    let (la, lb) = (
-        a.metadata().map(|m| m.len()).unwrap_or(0),
-        b.metadata().map(|m| m.len()).unwrap_or(0),
-    );
-    let mut ba = vec![0u8; 4 * MIB as usize];
-    let mut bb = vec![0u8; 4 * MIB as usize];
-    let mut at = 0u64;
-    while at < la.min(lb) {
-        let n = ((la.min(lb) - at) as usize).min(ba.len());
-        a.read_exact(&mut ba[..n]).map_err(|e| format!("grader: {e}"))?;
-        b.read_exact(&mut bb[..n]).map_err(|e| format!("grader: {e}"))?;
-        if ba[..n] != bb[..n] {
-            let i = ba[..n].iter().zip(&bb[..n]).position(|(x, y)| x != y).unwrap_or(0);
-            return Err(format!(
-                "output differs at byte {}: expected {:#04x}, got {:#04x}",
-                at + i as u64,
-                ba[i],
-                bb[i]
-            ));
-        }
-        at += n as u64;
-    }
-    if la != lb {
-        return Err(format!("output is {lb} bytes, expected {la}"));
-    }
-    Ok(())
 }
 
 fn file_mode(ctx: &Ctx) -> Result<(), Failure> {
