@@ -53,10 +53,7 @@ impl Map {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Map {
-            ptr: p.cast(),
-            len,
-        })
+        Ok(Map { ptr: p.cast(), len })
     }
 
     /// Its length.

@@ -270,8 +270,14 @@ fn transfer(
 ) -> Result<(Finished, Finished), Failure> {
     let stream = Stream::new(ctx.seed() ^ len ^ 0x5a, len);
     let args = chan.args(extra);
-    let send = || ctx.cmd("pshm-send", args.clone()).stdin(Input::Stream(stream));
-    let recv = || ctx.cmd("pshm-recv", args.clone()).stdout(Output::Compare(stream));
+    let send = || {
+        ctx.cmd("pshm-send", args.clone())
+            .stdin(Input::Stream(stream))
+    };
+    let recv = || {
+        ctx.cmd("pshm-recv", args.clone())
+            .stdout(Output::Compare(stream))
+    };
     let (sender, receiver) = match order {
         Order::ReceiverFirst => {
             let r = ctx.spawn(recv())?;
@@ -408,7 +414,8 @@ fn large_stream(ctx: &Ctx) -> Result<(), Failure> {
             }
         })
     };
-    let checker = std::thread::spawn(move || check_pattern(std::fs::File::from(out_read), &block, len));
+    let checker =
+        std::thread::spawn(move || check_pattern(std::fs::File::from(out_read), &block, len));
     let r = ctx.spawn(
         ctx.cmd("pshm-recv", args.clone())
             .stdout(Output::File(std::fs::File::from(out_write))),
@@ -606,7 +613,13 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
                 )
         };
         if tool_run.code() != Some(0) {
-            let first = tool_run.stderr.text().lines().next().unwrap_or("").to_string();
+            let first = tool_run
+                .stderr
+                .text()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
             return Err(fail(format!("{who}: {first}")));
         }
         if student_run.code() != Some(0) {
@@ -632,7 +645,10 @@ fn no_leak_success(ctx: &Ctx) -> Result<(), Failure> {
         let len = 8 * MIB;
         let stream = Stream::new(ctx.seed() ^ 0x1eaf, len);
         let args = chan.args(&extra);
-        let r = ctx.spawn(ctx.cmd("pshm-recv", args.clone()).stdout(Output::Compare(stream)))?;
+        let r = ctx.spawn(
+            ctx.cmd("pshm-recv", args.clone())
+                .stdout(Output::Compare(stream)),
+        )?;
         poll_until(ctx.limit() / 4, &[&r], || chan.exists());
         let s = ctx.spawn(ctx.cmd("pshm-send", args).stdin(Input::Stream(stream)))?;
         let gone = poll_until(ctx.limit() / 4, &[&r, &s], || !chan.exists());
@@ -702,8 +718,7 @@ fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<(), Failure
         .detail(recipe));
     }
     let bound = Duration::from_millis(timeout_ms) + Duration::from_secs(1).mul_f64(ctx.scale());
-    if survived.code() != Some(3) || !survived.stderr.text().contains("gave up") || took > bound
-    {
+    if survived.code() != Some(3) || !survived.stderr.text().contains("gave up") || took > bound {
         return Err(Failure::new(format!(
             "after {vname} was killed, {sname} ended with {} after {:.2} s; expected exit \
              status 3 with `gave up` within {:.1} s (--timeout {timeout_ms} + 1 s)",
@@ -904,10 +919,7 @@ fn throughput(ctx: &Ctx) -> Result<(), Failure> {
                 .stdout(Output::File(null)),
         )?;
         poll_until(ctx.limit() / 4, &[&r], || chan.exists());
-        let s = ctx.spawn(
-            ctx.cmd("pshm-send", args)
-                .stdin(Input::File(file)),
-        )?;
+        let s = ctx.spawn(ctx.cmd("pshm-send", args).stdin(Input::File(file)))?;
         let sent = ctx.wait(s);
         let received = ctx.wait(r);
         expect::exit_code(&sent, 0)?;
@@ -1008,12 +1020,21 @@ fn bad_names(ctx: &Ctx) -> Result<(), Failure> {
         }
     }
     // 254 bytes after the slash is the longest good name: it must not be refused as bad.
-    let longest = format!("/{}", unique_name("x").chars().chain(std::iter::repeat('n')).take(254).collect::<String>());
+    let longest = format!(
+        "/{}",
+        unique_name("x")
+            .chars()
+            .chain(std::iter::repeat('n'))
+            .take(254)
+            .collect::<String>()
+    );
     let run = ctx.run(ctx.cmd("pshm-send", ["--timeout", "50", &longest]))?;
     ensure(run.code() == Some(3), || {
-        Failure::new("a name of \"/\" and 254 bytes is good: alone, pshm-send should give up (exit 3)")
-            .detail(stderr_of(&run))
-            .command(&run)
+        Failure::new(
+            "a name of \"/\" and 254 bytes is good: alone, pshm-send should give up (exit 3)",
+        )
+        .detail(stderr_of(&run))
+        .command(&run)
     })
 }
 
@@ -1037,6 +1058,18 @@ fn bad_options(ctx: &Ctx) -> Result<(), Failure> {
         (w(&["--file"]), "--file"),
     ];
     for bin in ["pshm-send", "pshm-recv"] {
+        // Options after the operand, sizes in either case: a good command line, alone.
+        let good = Chan::shm();
+        let run = ctx.run(ctx.cmd(bin, good.args(&["--ring", "64k", "--timeout", "50"])))?;
+        ensure(run.code() == Some(3), || {
+            Failure::new(format!(
+                "a good command line was not accepted: alone, {bin} should give up (exit 3), \
+                 got {}",
+                run.end
+            ))
+            .detail(stderr_of(&run))
+            .command(&run)
+        })?;
         for (args, phrase) in &cases {
             usage_error(ctx, bin, args, phrase)?;
         }
@@ -1053,8 +1086,12 @@ fn refuse_existing(
     content: &[u8],
     timeout: &str,
 ) -> Result<(), Failure> {
-    std::fs::write(&chan.entry, content)
-        .map_err(|e| Failure::new(format!("grader: cannot write {}: {e}", chan.entry.display())))?;
+    std::fs::write(&chan.entry, content).map_err(|e| {
+        Failure::new(format!(
+            "grader: cannot write {}: {e}",
+            chan.entry.display()
+        ))
+    })?;
     let before = shm_entries();
     let run = ctx.run(ctx.cmd(bin, chan.args(&["--timeout", timeout])))?;
     let after = std::fs::read(&chan.entry).ok();
@@ -1079,9 +1116,11 @@ fn refuse_existing(
             && text.starts_with(&format!("{bin}: "))
             && text.contains("already exists"),
         || {
-            Failure::new(format!("{what}: expected one line `{bin}: … already exists …`"))
-                .detail(stderr_of(&run))
-                .command(&run)
+            Failure::new(format!(
+                "{what}: expected one line `{bin}: … already exists …`"
+            ))
+            .detail(stderr_of(&run))
+            .command(&run)
         },
     )?;
     ensure(after.as_deref() == Some(content), || {
@@ -1118,13 +1157,19 @@ fn same_role(ctx: &Ctx) -> Result<(), Failure> {
     let len = 3 * 4096 + 7;
     let stream = Stream::new(ctx.seed() ^ 0x5e, len);
     let first = ctx.spawn(
-        ctx.cmd("pshm-send", chan.args(&["--timeout", "3000", "--ring", "4K"]))
-            .stdin(Input::Stream(stream)),
+        ctx.cmd(
+            "pshm-send",
+            chan.args(&["--timeout", "3000", "--ring", "4K"]),
+        )
+        .stdin(Input::Stream(stream)),
     )?;
     poll_until(ctx.limit() / 4, &[&first], || chan.exists());
     let second = ctx.run(
-        ctx.cmd("pshm-send", chan.args(&["--timeout", "300", "--ring", "4K"]))
-            .stdin(Input::Bytes(b"intruder".to_vec())),
+        ctx.cmd(
+            "pshm-send",
+            chan.args(&["--timeout", "300", "--ring", "4K"]),
+        )
+        .stdin(Input::Bytes(b"intruder".to_vec())),
     )?;
     let recv = ctx.spawn(
         ctx.cmd("pshm-recv", chan.args(&["--timeout", T]))
@@ -1180,8 +1225,7 @@ fn bad_file_path(ctx: &Ctx) -> Result<(), Failure> {
             let created = missing.parent().is_some_and(|p| p.exists())
                 || std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) != 0;
             ensure(!created, || {
-                Failure::new(format!("{bin} created something for a bad --file PATH"))
-                    .command(&run)
+                Failure::new(format!("{bin} created something for a bad --file PATH")).command(&run)
             })?;
         }
     }
@@ -1196,10 +1240,7 @@ fn under_load(ctx: &Ctx) -> Result<(), Failure> {
     );
     let mut hogs = Vec::new();
     for cpu in 0..cpus {
-        hogs.push(ctx.spawn(
-            ctx.program("sh", ["-c", "while :; do :; done"])
-                .on_cpu(cpu),
-        )?);
+        hogs.push(ctx.spawn(ctx.program("sh", ["-c", "while :; do :; done"]).on_cpu(cpu))?);
     }
     let result = (|| {
         for ring in [4 * KIB, MIB] {

@@ -81,7 +81,8 @@ fn create(name: &str, fd: &std::os::fd::OwnedFd, me: u32, timeout: u64) -> Resul
     map.u32(OFF_COUNT).store(SLOTS, Ordering::Relaxed);
     map.u32(OFF_SLOT_SIZE)
         .store((RING / u64::from(SLOTS)) as u32, Ordering::Relaxed);
-    map.u32(OFF_PID).store(std::process::id(), Ordering::Relaxed);
+    map.u32(OFF_PID)
+        .store(std::process::id(), Ordering::Relaxed);
     let init = |off, v| map.sem_init(off, v).map_err(|e| format!("sem_init: {e}"));
     init(SEM_JOINED, 0)?;
     init(SEM_FILLED, 0)?;
@@ -143,7 +144,12 @@ fn join(name: &str, fd: &std::os::fd::OwnedFd, student: u32, timeout: u64) -> Re
         }
     };
     let get = |off| u64::from(map.u32(off).load(Ordering::Relaxed));
-    field("size of the object", 0, map.len() as u64, HEADER as u64 + ring);
+    field(
+        "size of the object",
+        0,
+        map.len() as u64,
+        HEADER as u64 + ring,
+    );
     field("version", OFF_VERSION, get(OFF_VERSION), 1);
     field("state", OFF_STATE, get(OFF_STATE), u64::from(READY));
     field("creator", OFF_CREATOR, get(OFF_CREATOR), u64::from(student));
