@@ -592,6 +592,15 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
         } else {
             let s = ctx.spawn(mine)?;
             poll_until(ctx.limit() / 4, &[&s], || chan.exists());
+            if s.has_exited() {
+                let run = ctx.wait(s);
+                return Err(Failure::new(format!(
+                    "{student} ended with {} before any peer started, expected it to wait",
+                    run.end
+                ))
+                .detail(stderr_of(&run))
+                .command(&run));
+            }
             (s, ctx.spawn(theirs)?)
         };
         let (a, b) = (ctx.wait(a), ctx.wait(b));
