@@ -63,7 +63,7 @@ impl Map {
 
     /// The `u32` at `off` (4-aligned, inside the mapping), shared with the other process.
     pub fn u32(&self, off: usize) -> &AtomicU32 {
-        assert!(off % 4 == 0 && off + 4 <= self.len);
+        assert!(off.is_multiple_of(4) && off + 4 <= self.len);
         // SAFETY: in bounds and aligned (the mapping is page aligned), and the memory lives as
         // long as `self`; an atomic tolerates the other process writing it concurrently.
         unsafe { &*self.ptr.add(off).cast::<AtomicU32>() }
@@ -71,7 +71,7 @@ impl Map {
 
     /// The `u64` at `off` (8-aligned, inside the mapping).
     pub fn u64(&self, off: usize) -> &AtomicU64 {
-        assert!(off % 8 == 0 && off + 8 <= self.len);
+        assert!(off.is_multiple_of(8) && off + 8 <= self.len);
         // SAFETY: as for `u32`.
         unsafe { &*self.ptr.add(off).cast::<AtomicU64>() }
     }
@@ -88,7 +88,7 @@ impl Map {
     }
 
     fn sem(&self, off: usize) -> *mut libc::sem_t {
-        assert!(off % 8 == 0 && off + 32 <= self.len);
+        assert!(off.is_multiple_of(8) && off + 32 <= self.len);
         // SAFETY: in bounds, as just checked.
         unsafe { self.ptr.add(off).cast() }
     }
