@@ -88,7 +88,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "pingpong-latency",
                 5,
-                "10000 rounds on one CPU take at most 5× the grader's own ping-pong",
+                "5000 rounds on one CPU take at most 5× the grader's own ping-pong",
                 pingpong_latency,
             )
             .limit(secs(10))
@@ -132,7 +132,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "mutex-exact",
                 10,
-                "init, 4 × add 100000 at once, finish prints 400000",
+                "init, 4 × add 25000 at once, finish prints 100000",
                 mutex_exact,
             )
             .limit(secs(15))
@@ -674,7 +674,7 @@ fn timed_pair(
 }
 
 fn pingpong_latency(ctx: &Ctx) -> Result<(), Failure> {
-    const ROUNDS: u64 = 10_000;
+    const ROUNDS: u64 = 5_000;
     const TRIES: usize = 3;
     let allowed = LATENCY_RATIO * ctx.scale();
     let rounds = ROUNDS.to_string();
@@ -943,15 +943,15 @@ fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
     mutex_init(ctx, &key)?;
     let mut procs = Procs::new(ctx, "out")?;
     for _ in 0..4 {
-        procs.start(mutex_spec(ctx, &["add", &key, "100000"]))?;
+        procs.start(mutex_spec(ctx, &["add", &key, "25000"]))?;
     }
     let runs = procs.wait_all();
     all_ok(&runs, &procs)?;
     mutex_finish(
         ctx,
         &key,
-        400_000,
-        "4 × add 100000 ran at once: every increment must happen with the semaphore taken, \
+        100_000,
+        "4 × add 25000 ran at once: every increment must happen with the semaphore taken, \
          and the semaphore must start at 1 (one holder at a time).",
     )
 }
