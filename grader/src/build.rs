@@ -158,8 +158,25 @@ impl Staged {
             log: String::new(),
         })?;
         let cargo = self.src.join("Cargo.toml").is_file();
+        let cargo_cmd = || {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.env("CARGO_TARGET_DIR", &self.target)
+                .env_remove("RUSTFLAGS")
+                .current_dir(&self.src);
+            cmd
+        };
+        if cargo {
+            // Every implementation shares one target folder, and Cargo names a workspace
+            // member's artifacts by its path *within* the workspace: two submissions' `pipes`
+            // crates look alike to it. Cleaning the package first makes it build this one.
+            let _ = cargo_cmd()
+                .args(["clean", "--release", "--quiet", "-p"])
+                .arg(assignment.package)
+                .output();
+        }
         let output = if cargo {
-            Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            cargo_cmd()
                 .args([
                     "build",
                     "--release",
@@ -168,9 +185,6 @@ impl Staged {
                     "-p",
                 ])
                 .arg(assignment.package)
-                .env("CARGO_TARGET_DIR", &self.target)
-                .env_remove("RUSTFLAGS")
-                .current_dir(&self.src)
                 .output()
         } else {
             Command::new("make")
