@@ -770,7 +770,7 @@ fn ring_order(ctx: &Ctx) -> Result<(), Failure> {
         .into_iter()
         .enumerate()
     {
-        let order = shuffled(k, ctx.seed() ^ (n as u64 + 1) * 0x9E37_79B9);
+        let order = shuffled(k, ctx.seed() ^ ((n as u64 + 1) * 0x9E37_79B9));
         ring_once(ctx, k, rounds, &order, Some(CPU), None)?;
     }
     Ok(())
@@ -778,7 +778,7 @@ fn ring_order(ctx: &Ctx) -> Result<(), Failure> {
 
 fn ring_race_free_init(ctx: &Ctx) -> Result<(), Failure> {
     for n in 0..20u64 {
-        let order = shuffled(8, ctx.seed() ^ (n + 7) * 0x2545_F491);
+        let order = shuffled(8, ctx.seed() ^ ((n + 7) * 0x2545_F491));
         ring_once(ctx, 8, 3, &order, None, Some(2000)).map_err(|f| {
             f.detail(format!("(attempt {} of 20)", n + 1))
                 .detail(format!("HINT: {INIT_HINT}"))
