@@ -270,6 +270,11 @@ fn ipcs() -> String {
     }
 }
 
+/// Whether one of `runs` has exited.
+fn any_exited(runs: &[&Running]) -> bool {
+    runs.iter().any(|r| r.has_exited())
+}
+
 /// Polls `done` every millisecond until it holds (true) or `within` has passed (false).
 fn wait_for(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + within;
@@ -561,12 +566,13 @@ fn wait_segment(ctx: &Ctx, key: &Key, first: &Running) -> Option<Segment> {
     found
 }
 
-/// Waits (bounded) until the segment of `key` has `n` attachments.
-fn wait_attached(ctx: &Ctx, key: &Key, n: u64) -> Option<Segment> {
+/// Waits (bounded) until the segment of `key` has `n` attachments, or one of `runs` has
+/// exited.
+fn wait_attached(ctx: &Ctx, key: &Key, n: u64, runs: &[&Running]) -> Option<Segment> {
     let mut found = None;
     wait_for(ctx.limit() / 4, || {
         found = segment(key.key).filter(|s| s.nattch >= n);
-        found.is_some()
+        found.is_some() || any_exited(runs)
     });
     found
 }
@@ -647,16 +653,17 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     // Both joined: both flag bits set (seen through a read-only attachment of our own).
     let joined = wait_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u32_at(0) == READY && m.u32_at(4) & 3 == 3)
+            || any_exited(&[&cons, &prod])
     });
     cons.signal_group(Signal::SIGSTOP);
     let stopped = wait_for(ctx.limit() / 4, || {
-        proc_stat(cpid).is_some_and(|(s, _)| s == 'T')
+        proc_stat(cpid).is_none_or(|(s, _)| s == 'T' || s == 'Z')
     });
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(&data);
     }
     let filled = wait_for(ctx.limit() / 4, || {
-        look(&key).is_some_and(|(_, m)| m.u64_at(16) == k as u64)
+        look(&key).is_some_and(|(_, m)| m.u64_at(16) == k as u64) || prod.has_exited()
     });
     let seen = look(&key).map(|(seg, m)| {
         (
@@ -770,7 +777,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let key = new_key(ctx)?;
     let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]))?;
     let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Held))?;
-    wait_attached(ctx, &key, 2);
+    wait_attached(ctx, &key, 2, &[&cons, &prod]);
     let used = cpu_over(cons.pid(), window);
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(b"data");
@@ -800,6 +807,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     wait_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u64_at(16) == 4096)
             && proc_stat(ppid).is_some_and(|(s, _)| s == 'S')
+            || any_exited(&[&cons, &prod])
     });
     let used = cpu_over(ppid, window);
     cons.signal_group(Signal::SIGCONT);
@@ -847,6 +855,8 @@ impl Drop for TempFile {
 }
 
 fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
+    // A small transfer first: a program that cannot move 4 KiB fails here, quickly.
+    pair(ctx, 4096, 4096, true, &[])?;
     let len = 256 * MIB;
     let file = TempFile(ctx.dir().join("input"));
     {
@@ -917,13 +927,13 @@ fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
     let prefix = stream_bytes(&input, before as usize);
     let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, d, &opts))?;
     let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &opts).stdin(Input::Held))?;
-    wait_attached(ctx, &key, 2);
+    wait_attached(ctx, &key, 2, &[&cons, &prod]);
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(&prefix);
     }
     // Mid-stream: the consumer has written out everything sent so far.
     wait_for(ctx.limit() / 4, || {
-        look(&key).is_some_and(|(_, m)| m.u64_at(24) == before)
+        look(&key).is_some_and(|(_, m)| m.u64_at(24) == before) || any_exited(&[&cons, &prod])
     });
     let (mut victim, survivor) = if kill_producer {
         (prod, cons)
