@@ -750,23 +750,59 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     expect::stdout_is(&cons, &data)
 }
 
-/// CPU used by `pid` over `window`, and whether it stayed alive all along.
-fn cpu_over(pid: i32, window: Duration) -> Option<Duration> {
-    let (_, before) = proc_stat(pid)?;
+/// The CPU used by `pid` over `window`, and the CPU a spinning thread of the grader, pinned
+/// to `cpu` (where the student's processes are pinned too), got over the same window: what a
+/// busy-waiting process could have used, whatever the machine's load. `None` if `pid` ended.
+fn cpu_over(pid: i32, window: Duration, cpu: usize) -> Option<(Duration, Duration)> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut set = nix::sched::CpuSet::new();
+            if set.set(cpu).is_ok() {
+                let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+            }
+            let used = || {
+                nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+                    .map(|u| {
+                        let t = |tv: nix::sys::time::TimeVal| {
+                            Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+                        };
+                        t(u.user_time()) + t(u.system_time())
+                    })
+                    .unwrap_or_default()
+            };
+            let start = used();
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            used().saturating_sub(start)
+        })
+    };
+    let before = proc_stat(pid);
     std::thread::sleep(window);
-    let (_, after) = proc_stat(pid)?;
-    Some(after.saturating_sub(before))
+    let after = proc_stat(pid);
+    stop.store(true, Ordering::Relaxed);
+    let probe = spinner.join().unwrap_or_default();
+    Some((after?.1.saturating_sub(before?.1), probe))
 }
+
+/// The CPU the student's processes and the grader's spinning probe share.
+const CPU: usize = 1;
 
 fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let window = Duration::from_millis(800);
-    let allowed = window.mul_f64(0.05 * ctx.scale()) + Duration::from_millis(20);
-    let busy = |who: &str, used: Duration, why: &str| {
+    let allowed = |probe: Duration| (probe / 10 + Duration::from_millis(20)).mul_f64(ctx.scale());
+    let busy = |who: &str, (used, probe): (Duration, Duration), why: &str| {
         Failure::new(format!(
-            "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms)",
+            "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms, a tenth of what \
+             a spinning thread on the same CPU got, {} ms, plus 20 ms)",
             used.as_millis(),
             window.as_millis(),
-            allowed.as_millis()
+            allowed(probe).as_millis(),
+            probe.as_millis()
         ))
         .detail(
             "HINT: wait in pthread_cond_timedwait (waking at most every 100 ms), never in \
@@ -775,10 +811,14 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     };
     // 1. A consumer whose producer has no input yet.
     let key = new_key(ctx)?;
-    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]))?;
-    let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Held))?;
+    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).on_cpu(CPU))?;
+    let mut prod = ctx.spawn(
+        side(ctx, "svshm-producer", &key, 4096, &[])
+            .stdin(Input::Held)
+            .on_cpu(CPU),
+    )?;
     wait_attached(ctx, &key, 2, &[&cons, &prod]);
-    let used = cpu_over(cons.pid(), window);
+    let used = cpu_over(cons.pid(), window, CPU);
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(b"data");
     }
@@ -788,20 +828,28 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     expect::exit_code(&prod, 0)?;
     expect::exit_code(&cons, 0)?;
     expect::stdout_is(&cons, b"data")?;
-    let used = used.unwrap_or_default();
-    ensure(used <= allowed, || {
+    let used = used.ok_or_else(|| {
+        Failure::new("the consumer exited while the grader measured its CPU time").command(&cons)
+    })?;
+    ensure(used.0 <= allowed(used.1), || {
         busy("consumer", used, "its producer waited for input").command(&cons)
     })?;
     // 2. A producer whose consumer is stopped, on a full ring.
     let key = new_key(ctx)?;
     let len = 4 * 4096;
     let input = Stream::new(ctx.seed() ^ 0xb5, len);
-    let mut cons =
-        ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).stdout(Output::Compare(input)))?;
+    let mut cons = ctx.spawn(
+        side(ctx, "svshm-consumer", &key, 4096, &[])
+            .stdout(Output::Compare(input))
+            .on_cpu(CPU),
+    )?;
     wait_segment(ctx, &key, &cons);
     cons.signal_group(Signal::SIGSTOP);
-    let prod =
-        ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Stream(input)))?;
+    let prod = ctx.spawn(
+        side(ctx, "svshm-producer", &key, 4096, &[])
+            .stdin(Input::Stream(input))
+            .on_cpu(CPU),
+    )?;
     let ppid = prod.pid();
     // The ring is full once the producer sleeps with `written` at 4096.
     wait_for(ctx.limit() / 4, || {
@@ -809,15 +857,17 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
             && proc_stat(ppid).is_some_and(|(s, _)| s == 'S')
             || any_exited(&[&cons, &prod])
     });
-    let used = cpu_over(ppid, window);
+    let used = cpu_over(ppid, window, CPU);
     cons.signal_group(Signal::SIGCONT);
     let prod = ctx.wait(prod);
     let cons = ctx.wait(cons);
     expect::stream_matched(&cons)?;
     expect::exit_code(&prod, 0)?;
     expect::exit_code(&cons, 0)?;
-    let used = used.unwrap_or_default();
-    ensure(used <= allowed, || {
+    let used = used.ok_or_else(|| {
+        Failure::new("the producer exited while the grader measured its CPU time").command(&prod)
+    })?;
+    ensure(used.0 <= allowed(used.1), || {
         busy(
             "producer",
             used,
