@@ -11,7 +11,9 @@ use serial_test::serial;
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 fn every_check_is_failed_by_some_mutant(#[case] assignment: &str) {
     let all = assignments::all();
     let a = all.iter().find(|a| a.name == assignment).unwrap();
@@ -37,7 +39,9 @@ fn every_check_is_failed_by_some_mutant(#[case] assignment: &str) {
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 #[serial(grading)]
 fn each_mutant_fails_the_checks_it_names(#[case] assignment: &str) {
     let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("mutants");

@@ -8,7 +8,9 @@ use serial_test::serial;
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 #[serial(grading)]
 fn the_solution_earns_full_marks(#[case] assignment: &str) {
     let (human, results) = common::grade(&common::kit().join("solution"), assignment, &[]);
@@ -18,7 +20,9 @@ fn the_solution_earns_full_marks(#[case] assignment: &str) {
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
+#[case::semaphores("semaphores")]
 #[serial(grading)]
 fn the_starter_earns_nothing_and_says_not_implemented(#[case] assignment: &str) {
     let starter = common::kit().join("starter");
