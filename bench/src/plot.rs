@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::report::{Results, approx_size};
 use crate::run::human_size;
 
-const WIDTH: f64 = 1000.0;
+const WIDTH: f64 = 1020.0;
 const HEIGHT: f64 = 640.0;
 /// The plotting area.
 const LEFT: f64 = 80.0;
@@ -253,12 +253,11 @@ pub fn svg(results: &Results) -> String {
     }
     let notes_y = TOP + 20.0 * names.len() as f64 + 20.0;
     let notes = [
-        "memcpy: one copy, no second process",
-        "(the limit any transfer pays at least)",
-        "solid: message passing (red–pink)",
-        "and shared memory mapped once (blue)",
-        "dashed: shared memory mapped per",
-        "message (green, purple)",
+        "memcpy: one copy in one process,",
+        "the least any transfer pays",
+        "red–brown: message passing",
+        "blue: shared memory mapped once",
+        "dashed: mapped per message",
     ];
     for (i, note) in notes.iter().enumerate() {
         let _ = writeln!(

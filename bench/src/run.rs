@@ -50,18 +50,18 @@ impl Config {
         Config {
             sizes: sizes(64, 64 << 20, 4),
             reps: 5,
-            round_trips: 2000,
+            round_trips: 1000,
             latency_size: 64,
-            bytes_per_run: 64 << 20,
+            bytes_per_run: 32 << 20,
             min_messages: 3,
-            max_messages: 3000,
+            max_messages: 2000,
             latency_placements: vec![Placement::SameCpu, Placement::CrossCpu],
             stream_placements: vec![Placement::SameCpu],
             mechanisms: Mechanism::ALL.to_vec(),
         }
     }
 
-    /// `make bench QUICK=1`: 64 B to 16 MiB in powers of 16, three repetitions, fewer messages.
+    /// `make bench QUICK=1`: 64 B to 4 MiB in powers of 16, three repetitions, fewer messages.
     pub fn quick() -> Config {
         Config {
             sizes: sizes(64, 16 << 20, 16),
