@@ -95,6 +95,9 @@ extern "C" fn on_fatal_signal(signal: libc::c_int) {
     // SAFETY (whole handler): only async-signal-safe calls (`getpid`, `msgctl`, `kill`,
     // `write`, `_exit`) on values read from atomics.
     if unsafe { libc::getpid() } != OWNER.load(Ordering::SeqCst) {
+        // A child: pass the signal on to the bench, which cleans up, and go.
+        // SAFETY: see above.
+        unsafe { libc::kill(OWNER.load(Ordering::SeqCst), signal) };
         exit_now(128 + signal);
     }
     for slot in &QUEUES {
