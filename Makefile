@@ -7,16 +7,20 @@
 #   make check-solution             grade solution/; fails unless it has full marks
 #   make starter                    regenerate starter/ from solution/'s marked regions
 #   make test                       the kit's tests (lint, starter drift, grader, mutants)
+#   make bench                      the copy-versus-map experiment on this machine (specs/bench.md)
+#   make bench QUICK=1 OUT=dir      fewer sizes and runs (~15 s); results into dir
 
 IMPL ?= starter
 A ?=
 JSON ?=
 SCALE ?= 1
+QUICK ?=
+OUT ?= target/bench
 
 GRADER := cargo run --release --quiet -p grader --
 GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
-.PHONY: grade check-solution starter test lint
+.PHONY: grade check-solution starter test lint bench
 
 grade:
 	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
@@ -37,3 +41,6 @@ lint:
 test: lint
 	$(GRADER) starter --check
 	cargo test --release
+
+bench:
+	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)
