@@ -16,6 +16,7 @@ pub mod leaks;
 pub mod message;
 pub mod mutants;
 pub mod outcome;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod starter;

@@ -139,13 +139,8 @@ fn main() -> ExitCode {
             assignments: wanted,
             time_scale,
         } => {
-            let known = assignments::names();
-            if let Some(bad) = wanted.iter().find(|w| !known.contains(&w.as_str())) {
-                eprintln!(
-                    "grader: unknown assignment `{bad}`; the assignments are: {}",
-                    known.join(", ")
-                );
-                return ExitCode::from(2);
+            if let Err(code) = known_assignments(&wanted) {
+                return code;
             }
             let results = results.unwrap_or_else(|| {
                 let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -234,13 +229,8 @@ fn main() -> ExitCode {
             work_dir,
             isolation: _,
         } => {
-            let known = assignments::names();
-            if let Some(bad) = wanted.iter().find(|w| !known.contains(&w.as_str())) {
-                eprintln!(
-                    "grader: unknown assignment `{bad}`; the assignments are: {}",
-                    known.join(", ")
-                );
-                return ExitCode::from(2);
+            if let Err(code) = known_assignments(&wanted) {
+                return code;
             }
             if !(time_scale > 0.0 && time_scale.is_finite()) {
                 eprintln!("grader: --time-scale must be a positive number, got {time_scale}");
@@ -319,5 +309,20 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Refuses names that are no assignment, with the list of those that are.
+fn known_assignments(wanted: &[String]) -> Result<(), ExitCode> {
+    let known = assignments::names();
+    match wanted.iter().find(|w| !known.contains(&w.as_str())) {
+        Some(bad) => {
+            eprintln!(
+                "grader: unknown assignment `{bad}`; the assignments are: {}",
+                known.join(", ")
+            );
+            Err(ExitCode::from(2))
+        }
+        None => Ok(()),
     }
 }

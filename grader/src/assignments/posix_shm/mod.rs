@@ -505,9 +505,9 @@ fn check_pattern(mut input: std::fs::File, block: &[u8], len: u64) -> Result<(),
 const PATTERN: usize = (MIB as usize) + 4093;
 
 /// A tmpfs file of `len` bytes: a generated block of [`PATTERN`] bytes, repeated.
-fn pattern_file(ctx: &Ctx, len: u64) -> Result<TempFile, Failure> {
+fn pattern_file(ctx: &Ctx, len: u64) -> Result<crate::probe::TempFile, Failure> {
     use std::io::{Read, Write};
-    let file = TempFile(Path::new(DEV_SHM).join(unique_name("ipclab-input")));
+    let file = crate::probe::TempFile(Path::new(DEV_SHM).join(unique_name("ipclab-input")));
     let mut block = vec![0u8; PATTERN];
     let _ = Stream::new(ctx.seed() ^ 0x9a77, PATTERN as u64)
         .reader()
@@ -873,38 +873,6 @@ fn no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     })
 }
 
-/// The grader's single-core memcpy bandwidth in bytes per second: 64 MiB buffers, best of 5,
-/// on CPU 0.
-fn memcpy_probe() -> f64 {
-    let mut set = nix::sched::CpuSet::new();
-    let before = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok();
-    let _ = set.set(0);
-    let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
-    let len = (64 * MIB) as usize;
-    let src = vec![0x5au8; len];
-    let mut dst = vec![0u8; len];
-    let mut best = Duration::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        dst.copy_from_slice(std::hint::black_box(&src));
-        std::hint::black_box(&mut dst);
-        best = best.min(t.elapsed());
-    }
-    if let Some(set) = before {
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
-    }
-    len as f64 / best.as_secs_f64().max(1e-9)
-}
-
-/// A file removed when dropped.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn throughput(ctx: &Ctx) -> Result<(), Failure> {
     const ROUNDS: usize = 3;
     let len = 256 * MIB;
@@ -914,7 +882,7 @@ fn throughput(ctx: &Ctx) -> Result<(), Failure> {
     let mut probe: f64 = 0.0;
     let mut last = None;
     for _ in 0..ROUNDS {
-        probe = probe.max(memcpy_probe());
+        probe = probe.max(crate::probe::memcpy_bandwidth());
         let chan = Chan::shm();
         let args = chan.args(&["--timeout", T, "--ring", "1M"]);
         let file = std::fs::File::open(&input.0)

@@ -877,38 +877,11 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     })
 }
 
-/// The grader's memory-copy rate in bytes per second: 256 MiB copied between two 32 MiB
-/// buffers, best of 3.
-fn memcpy_rate() -> f64 {
-    let n = 32 * MIB as usize;
-    let src = vec![0x5au8; n];
-    let mut dst = vec![0u8; n];
-    let mut best = Duration::MAX;
-    for _ in 0..3 {
-        let t = Instant::now();
-        for _ in 0..8 {
-            dst.copy_from_slice(std::hint::black_box(&src));
-            std::hint::black_box(&mut dst);
-        }
-        best = best.min(t.elapsed());
-    }
-    (256 * MIB) as f64 / best.as_secs_f64().max(1e-9)
-}
-
-/// A file removed when dropped.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
     // A small transfer first: a program that cannot move 4 KiB fails here, quickly.
     pair(ctx, 4096, 4096, true, &[])?;
     let len = 256 * MIB;
-    let file = TempFile(ctx.dir().join("input"));
+    let file = crate::probe::TempFile(ctx.dir().join("input"));
     {
         let mut f = std::fs::File::create(&file.0)
             .map_err(|e| Failure::new(format!("grader: cannot create the input file: {e}")))?;
@@ -923,7 +896,7 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
             .open(path)
             .map_err(|e| Failure::new(format!("grader: cannot open {}: {e}", path.display())))
     };
-    let probe = memcpy_rate();
+    let probe = crate::probe::memcpy_bandwidth();
     let mut best = Duration::MAX;
     for _ in 0..3 {
         let key = new_key(ctx)?;
