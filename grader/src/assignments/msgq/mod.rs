@@ -22,6 +22,8 @@ const SERVER_MS: u64 = 500;
 /// `--timeout` of a client that is expected to be answered (only reached on failure).
 const CLIENT_MS: u64 = 4000;
 const PEER: &str = "msgq-peer";
+/// How long the grader's client waits for each reply of your server.
+const PEER_MS: u64 = 1500;
 
 /// The assignment and its checks, in the spec's order.
 pub fn assignment() -> Assignment {
@@ -288,9 +290,21 @@ fn wait_for(ctx: &Ctx, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Whether process `pid` sleeps in `msgrcv` (its `wchan`).
+/// Whether process `pid` sleeps in `msgrcv` (its `wchan`), or has ended, so that a wait for
+/// it stops at once for a program that exits early (a `todo!()`).
 fn in_msgrcv(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("msgrcv"))
+    gone(pid)
+        || std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("msgrcv"))
+}
+
+/// Whether process `pid` has exited (a zombie, or reaped).
+fn gone(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_none_or(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// Whether process `pid` has a handler for `signal` (the `SigCgt` mask of its status).
@@ -448,7 +462,7 @@ fn oversized_text(ctx: &Ctx) -> Result<(), Failure> {
 
 /// Runs the grader's peer in `mode` and expects exit 0; its stdout says what went wrong.
 fn peer_run(ctx: &Ctx, mode: &str, path: &str, extra: &[&str]) -> Result<Finished, Failure> {
-    let mut args = vec![mode.to_string(), path.to_string(), ms(ctx, CLIENT_MS)];
+    let mut args = vec![mode.to_string(), path.to_string(), ms(ctx, PEER_MS)];
     args.extend(extra.iter().map(|s| s.to_string()));
     ctx.spawn(ctx.tool(PEER, args)).map(|r| ctx.wait(r))
 }
@@ -539,7 +553,7 @@ fn either_start_order(ctx: &Ctx) -> Result<(), Failure> {
     let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "20", "22"])))?;
     let pid = early.pid();
     let queued = wait_for(ctx, || {
-        queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid)
+        gone(pid) || (queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid))
     });
     if !queued {
         let run = ctx.wait(early);
@@ -671,7 +685,7 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
     )?;
     let pid = early.pid();
     let queued = wait_for(ctx, || {
-        queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid)
+        gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
     });
     let server = start_server(ctx, &path)?;
     let run = ctx.wait(early);
@@ -817,6 +831,7 @@ fn transfer_peer_dies(ctx: &Ctx) -> Result<(), Failure> {
         let mid = wait_for(ctx, || {
             std::fs::read_to_string(format!("/proc/{pid}/wchan"))
                 .is_ok_and(|w| w.contains("pipe_read") || w.contains("read"))
+                || gone(pid)
         });
         stuck.signal_group(Signal::SIGKILL);
         ctx.wait(stuck);
