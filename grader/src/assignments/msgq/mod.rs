@@ -1,15 +1,995 @@
-//! The `msgq` assignment (`specs/msgq.md`).
+//! The `msgq` assignment (`specs/msgq.md`): a server and clients on one SysV message queue,
+//! with priorities and bulk transfers through a shared-memory segment (lesson §4–5, §15–21).
+//! The grader's own client and server of the wire format are the tool `msgq-peer`.
 
-use crate::check::Assignment;
+mod ffi;
+mod peer;
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::check::{Assignment, Check, Ctx, Failure, Tool};
+use crate::expect;
+use crate::grade::ensure;
+use crate::run::{Finished, Input, Running};
+use crate::stream::Stream;
+
+const MIB: u64 = 1024 * 1024;
+/// `--timeout` of a server: how long it waits for a client mid-transfer or for an ack.
+const SERVER_MS: u64 = 500;
+/// `--timeout` of a client that is expected to be answered (only reached on failure).
+const CLIENT_MS: u64 = 4000;
+const PEER: &str = "msgq-peer";
+/// How long the grader's client waits for each reply of your server.
+const PEER_MS: u64 = 1500;
 
 /// The assignment and its checks, in the spec's order.
 pub fn assignment() -> Assignment {
+    let secs = Duration::from_secs;
     Assignment {
         name: "msgq",
         title: "Message queues: request and response on SysV queues",
         package: "msgq",
         binaries: &["msgq-server", "msgq-client"],
-        checks: vec![],
-        tools: vec![],
+        tools: vec![Tool {
+            name: PEER,
+            run: peer::main,
+        }],
+        checks: vec![
+            Check::new(
+                "usage-errors",
+                2,
+                "bad command lines of both programs: exit 2, usage line, nothing created",
+                usage_errors,
+            )
+            .limit(secs(5)),
+            Check::new(
+                "missing-key-path",
+                2,
+                "PATH does not exist: exit 1, an ftok message, nothing created",
+                missing_key_path,
+            )
+            .limit(secs(5))
+            .lesson("§11"),
+            Check::new(
+                "sum-basic",
+                4,
+                "your client and server: `sum` of negatives, zero and extremes, exact stdout",
+                sum_basic,
+            )
+            .limit(secs(10))
+            .lesson("§4, §16")
+            .on_timeout(SERVE_HINT),
+            Check::new(
+                "sum-overflow",
+                2,
+                "an overflowing `sum`: error on stderr, exit 1, the server still serves",
+                sum_overflow,
+            )
+            .limit(secs(10))
+            .lesson("§4")
+            .on_timeout(SERVE_HINT),
+            Check::new(
+                "upper-basic",
+                3,
+                "`upper` with spaces, the empty text, non-ASCII bytes, msgmax − 40 bytes",
+                upper_basic,
+            )
+            .limit(secs(10))
+            .lesson("§5")
+            .on_timeout(SERVE_HINT),
+            Check::new(
+                "oversized-text",
+                3,
+                "a text of msgmax − 39 bytes is refused before sending: exit 1",
+                oversized_text,
+            )
+            .limit(secs(10))
+            .lesson("§5"),
+            Check::new(
+                "server-vs-grader-client",
+                6,
+                "your server against the grader's client: every op, replies exact to the byte",
+                server_vs_grader_client,
+            )
+            .limit(secs(10))
+            .lesson("§4, §5")
+            .on_timeout(SERVE_HINT),
+            Check::new(
+                "client-vs-grader-server",
+                6,
+                "your client against the grader's server: layout, types, seq, ack, put rounds",
+                client_vs_grader_server,
+            )
+            .limit(secs(15))
+            .lesson("§4, §5, §15"),
+            Check::new(
+                "either-start-order",
+                3,
+                "a client started before the server is answered once the server starts",
+                either_start_order,
+            )
+            .limit(secs(10))
+            .lesson("§11"),
+            Check::new(
+                "session-many",
+                3,
+                "`session` with 1000 lines: one line out per line in, in order",
+                session_many,
+            )
+            .limit(secs(15))
+            .lesson("§4"),
+            Check::new(
+                "concurrent-clients",
+                6,
+                "8 sessions of 300 requests at once: each gets exactly its own answers",
+                concurrent_clients,
+            )
+            .limit(secs(20))
+            .lesson("§5"),
+            Check::new(
+                "full-queue-no-deadlock",
+                4,
+                "12 clients sending 8000-byte texts at once (queue full of requests): all answered",
+                full_queue,
+            )
+            .limit(secs(20))
+            .lesson("§5")
+            .on_timeout(FULL_HINT),
+            Check::new(
+                "priority-batch",
+                5,
+                "a mixed batch queued before the server starts: urgent first, FIFO within a kind",
+                priority_batch,
+            )
+            .limit(secs(10))
+            .lesson("§5"),
+            Check::new(
+                "garbage-on-queue",
+                4,
+                "short messages, lying sizes, unknown ops, pid < 3: discarded or error reply",
+                garbage_on_queue,
+            )
+            .limit(secs(10))
+            .lesson("§5")
+            .on_timeout(SERVE_HINT),
+            Check::new(
+                "server-absent",
+                3,
+                "no server: the client exits 3 within --timeout + 0.5 s and leaves no queue",
+                server_absent,
+            )
+            .limit(secs(10))
+            .lesson("§17")
+            .on_timeout(WAIT_HINT),
+            Check::new(
+                "signal-in-msgrcv",
+                4,
+                "SIGUSR1 at a server and a client blocked in msgrcv: nothing lost or duplicated",
+                signal_in_msgrcv,
+            )
+            .limit(secs(15))
+            .lesson("§16"),
+            Check::new(
+                "transfer-rounds",
+                6,
+                "`put` of 0, 1, SEGSIZE, SEGSIZE + 1 and 16 MiB bytes: count and CRC exact",
+                transfer_rounds,
+            )
+            .limit(secs(20))
+            .lesson("§15, §21")
+            .on_timeout(TRANSFER_HINT),
+            Check::new(
+                "transfer-peer-dies",
+                3,
+                "client killed mid-transfer: the server gives up after --timeout, keeps serving",
+                transfer_peer_dies,
+            )
+            .limit(secs(10))
+            .lesson("§15"),
+            Check::new(
+                "shutdown-cleanup",
+                4,
+                "`shutdown`: `ok`, the server exits 0, no queue and no segment left",
+                shutdown_cleanup,
+            )
+            .limit(secs(10))
+            .lesson("§11, §18"),
+            Check::new(
+                "terminate-cleanup",
+                2,
+                "SIGTERM to a waiting server: exit 0, queue removed",
+                terminate_cleanup,
+            )
+            .limit(secs(5))
+            .lesson("§11"),
+            Check::new(
+                "killed-server",
+                2,
+                "server SIGKILLed: a client exits 3 within its bound; the queue stays for ipcrm",
+                killed_server,
+            )
+            .limit(secs(10))
+            .lesson("§18")
+            .on_timeout(WAIT_HINT),
+            Check::new(
+                "round-trip-latency",
+                3,
+                "2000 `session` round trips within 4× the grader's own ping-pong",
+                round_trip_latency,
+            )
+            .limit(secs(20))
+            .lesson("§4"),
+        ],
     }
+}
+
+const SERVE_HINT: &str = "a client waits for a reply typed with its own pid: check that the \
+server replies with mtype = the request's pid, that msgsz excludes the 8-byte mtype, and that \
+the server loops with msgrcv(-2) (specs/msgq.md §3, §5.2).";
+const WAIT_HINT: &str = "msgrcv has no timeout: arm setitimer(ITIMER_REAL) with a SIGALRM \
+handler installed without SA_RESTART, and give up on EINTR once the deadline has passed \
+(specs/msgq.md §6).";
+const FULL_HINT: &str = "a server blocked in msgsnd on a queue full of requests waits forever: \
+send replies with IPC_NOWAIT and on EAGAIN move a request into the backlog (specs/msgq.md §5.4).";
+const TRANSFER_HINT: &str = "each round is: fill the segment, send DATA typed 2^32 + pid, wait \
+for the DATA reply; a round of 0 bytes ends the transfer (specs/msgq.md §4.3, §5.5).";
+
+/// A fresh key file in the check's directory.
+fn key_file(ctx: &Ctx) -> String {
+    let path = ctx.dir().join(crate::leaks::unique_name("key"));
+    let _ = std::fs::write(&path, b"");
+    path.to_string_lossy().into_owned()
+}
+
+fn ms(ctx: &Ctx, ms: u64) -> String {
+    ((ms as f64 * ctx.scale()).round() as u64)
+        .max(1)
+        .to_string()
+}
+
+fn start_server(ctx: &Ctx, path: &str) -> Result<Running, Failure> {
+    ctx.spawn(ctx.cmd("msgq-server", ["--timeout", &ms(ctx, SERVER_MS), path]))
+}
+
+fn client_args(ctx: &Ctx, path: &str, command: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--timeout".to_string(),
+        ms(ctx, CLIENT_MS),
+        path.to_string(),
+    ];
+    args.extend(command.iter().map(|s| s.to_string()));
+    args
+}
+
+fn client(ctx: &Ctx, path: &str, command: &[&str]) -> Result<Finished, Failure> {
+    ctx.run(ctx.cmd("msgq-client", client_args(ctx, path, command)))
+}
+
+/// The queue of `path`'s key: (id, messages on it), if it exists.
+fn queue_of(path: &str) -> Option<(i32, u64)> {
+    let key = ffi::ftok(std::path::Path::new(path), 1).ok()?;
+    let id = ffi::msgget(key, 0).ok()?;
+    let (n, _) = ffi::msg_stat(id).ok()?;
+    Some((id, n))
+}
+
+/// Polls `cond` every 2 ms until it holds or half the check's limit has passed.
+fn wait_for(ctx: &Ctx, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + ctx.limit() / 2;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Whether process `pid` sleeps in `msgrcv` (its `wchan`), or has ended, so that a wait for
+/// it stops at once for a program that exits early (a `todo!()`).
+fn in_msgrcv(pid: i32) -> bool {
+    gone(pid)
+        || std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("msgrcv"))
+}
+
+/// Whether process `pid` has exited (a zombie, or reaped).
+fn gone(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_none_or(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Whether process `pid` has a handler for `signal` (the `SigCgt` mask of its status).
+fn catches(pid: i32, signal: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (signal - 1)) != 0)
+}
+
+/// Sends `shutdown` with the student's client and expects `ok` and the server's exit 0.
+fn stop(ctx: &Ctx, path: &str, server: Running) -> Result<(), Failure> {
+    let run = client(ctx, path, &["shutdown"])?;
+    let server = ctx.wait(server);
+    expect::exit_code(&run, 0)?;
+    expect::stdout_is(&run, b"ok\n")?;
+    expect::exit_code(&server, 0)?;
+    expect::stdout_empty(&server)
+}
+
+/// Ends a server that a failing check leaves behind, and reports the failure.
+fn abandon(ctx: &Ctx, mut server: Running, failure: Failure) -> Failure {
+    server.signal_group(Signal::SIGKILL);
+    ctx.wait(server);
+    failure
+}
+
+/// Runs `body` against a running server, then stops it with `shutdown`.
+fn with_server(ctx: &Ctx, body: impl FnOnce(&str) -> Result<(), Failure>) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let server = start_server(ctx, &path)?;
+    match body(&path) {
+        Ok(()) => stop(ctx, &path, server),
+        Err(f) => Err(abandon(ctx, server, f)),
+    }
+}
+
+fn usage_errors(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let p = path.as_str();
+    let cases: [(&str, Vec<&str>); 9] = [
+        ("msgq-server", vec![]),
+        ("msgq-server", vec![p, p]),
+        ("msgq-server", vec!["--id", "0", p]),
+        ("msgq-server", vec!["--timeout", p]),
+        ("msgq-client", vec![p]),
+        ("msgq-client", vec![p, "sum", "1"]),
+        ("msgq-client", vec![p, "sum", "1", "+2"]),
+        ("msgq-client", vec![p, "put", "0"]),
+        ("msgq-client", vec!["--urgent", p, "frobnicate"]),
+    ];
+    for (bin, args) in cases {
+        let run = ctx.run(ctx.cmd(bin, args))?;
+        expect::exit_code(&run, 2)?;
+        expect::stderr_starts(&run, &format!("{bin}: usage:"))?;
+        expect::stdout_empty(&run)?;
+        ensure(queue_of(p).is_none(), || {
+            Failure::new("a malformed command line created the queue")
+                .detail("HINT: parse the whole command line before ftok and msgget.")
+                .command(&run)
+        })?;
+    }
+    Ok(())
+}
+
+fn missing_key_path(ctx: &Ctx) -> Result<(), Failure> {
+    let missing = ctx
+        .dir()
+        .join("no-such-file")
+        .to_string_lossy()
+        .into_owned();
+    for (bin, args) in [
+        ("msgq-server", vec![missing.as_str()]),
+        ("msgq-client", vec![missing.as_str(), "sum", "1", "2"]),
+    ] {
+        let run = ctx.run(ctx.cmd(bin, args))?;
+        expect::exit_code(&run, 1)?;
+        expect::stderr_starts(&run, &format!("{bin}: "))?;
+        expect::stderr_has(&run, "ftok")?;
+        expect::stdout_empty(&run)?;
+    }
+    Ok(())
+}
+
+fn sum_basic(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let cases = [
+            ("2", "3", "5"),
+            ("-17", "4", "-13"),
+            ("0", "0", "0"),
+            ("-0", "7", "7"),
+            ("9223372036854775807", "-9223372036854775808", "-1"),
+            ("-9223372036854775808", "0", "-9223372036854775808"),
+        ];
+        for (a, b, sum) in cases {
+            let run = client(ctx, path, &["sum", a, b])?;
+            expect::exit_code(&run, 0)?;
+            expect::stdout_is(&run, format!("{sum}\n").as_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+fn sum_overflow(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        for (a, b) in [("9223372036854775807", "1"), ("-9223372036854775808", "-1")] {
+            let run = client(ctx, path, &["sum", a, b])?;
+            expect::exit_code(&run, 1)?;
+            expect::stdout_empty(&run)?;
+            expect::stderr_has(&run, "overflow")?;
+        }
+        let run = client(ctx, path, &["sum", "1", "1"])?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"2\n")
+    })
+}
+
+fn upper_basic(ctx: &Ctx) -> Result<(), Failure> {
+    let max = peer::msgmax() - 40;
+    let long: String = (0..max).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    with_server(ctx, |path| {
+        let cases = [
+            ("hello, World".to_string(), "HELLO, WORLD".to_string()),
+            (String::new(), String::new()),
+            ("  a b  ".to_string(), "  A B  ".to_string()),
+            ("héllo ß".to_string(), "HéLLO ß".to_string()),
+            (long.clone(), long.to_ascii_uppercase()),
+        ];
+        for (text, want) in cases {
+            let run = client(ctx, path, &["upper", &text])?;
+            expect::exit_code(&run, 0)?;
+            expect::stdout_is(&run, format!("{want}\n").as_bytes())?;
+        }
+        Ok(())
+    })
+}
+
+fn oversized_text(ctx: &Ctx) -> Result<(), Failure> {
+    let text = "x".repeat(peer::msgmax() - 39);
+    with_server(ctx, |path| {
+        let run = client(ctx, path, &["upper", &text])?;
+        expect::exit_code(&run, 1)?;
+        expect::stdout_empty(&run)?;
+        expect::stderr_starts(&run, "msgq-client: ")?;
+        // Refused, not sent: the server must not have seen it; its next answer is ours.
+        let run = client(ctx, path, &["upper", "still here"])?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"STILL HERE\n")
+    })
+}
+
+/// Runs the grader's peer in `mode` and expects exit 0; its stdout says what went wrong.
+fn peer_run(ctx: &Ctx, mode: &str, path: &str, extra: &[&str]) -> Result<Finished, Failure> {
+    let mut args = vec![mode.to_string(), path.to_string(), ms(ctx, PEER_MS)];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ctx.spawn(ctx.tool(PEER, args)).map(|r| ctx.wait(r))
+}
+
+fn peer_ok(run: &Finished, what: &str) -> Result<(), Failure> {
+    if run.code() == Some(0) {
+        return Ok(());
+    }
+    let reason = run.stdout.text();
+    let first = reason.lines().next().unwrap_or("no output").to_string();
+    Err(Failure::new(format!("{what}: {first}"))
+        .detail(format!(
+            "THE GRADER'S PEER SAYS:\n{}",
+            crate::message::block(&reason)
+        ))
+        .detail(format!("(its exit: {})", run.end))
+        .command(run))
+}
+
+fn server_vs_grader_client(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let server = start_server(ctx, &path)?;
+    let run = peer_run(ctx, "client-suite", &path, &[])?;
+    if let Err(f) = peer_ok(&run, "the grader's client") {
+        return Err(abandon(ctx, server, f));
+    }
+    let server = ctx.wait(server);
+    expect::exit_code(&server, 0)
+}
+
+fn client_vs_grader_server(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let mut server = ctx.spawn(ctx.tool(PEER, ["server", &path, &ms(ctx, CLIENT_MS)]))?;
+    let result = (|| {
+        let cases: [(&[&str], &[u8]); 4] = [
+            (&["sum", "40", "2"], b"42\n"),
+            (&["--urgent", "sum", "-5", "-6"], b"-11\n"),
+            (&["upper", "Ab c\u{e9}"], "AB C\u{e9}\n".as_bytes()),
+            (&["upper", ""], b"\n"),
+        ];
+        for (command, want) in cases {
+            let (options, command) = if command[0] == "--urgent" {
+                (vec!["--urgent"], &command[1..])
+            } else {
+                (vec![], command)
+            };
+            let mut args = options.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            args.extend(client_args(ctx, &path, command));
+            let run = ctx.run(ctx.cmd("msgq-client", args))?;
+            expect::exit_code(&run, 0)?;
+            expect::stdout_is(&run, want)?;
+        }
+        let len = 3 * 4096 + 17;
+        let input = Stream::new(ctx.seed() ^ 0x51, len);
+        let run = ctx.run(
+            ctx.cmd("msgq-client", client_args(ctx, &path, &["put", "4096"]))
+                .stdin(Input::Stream(input)),
+        )?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, format!("{len} {:08x}\n", crc_of(&input)).as_bytes())?;
+        let run = client(ctx, &path, &["shutdown"])?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"ok\n")
+    })();
+    if result.is_err() && !server.has_exited() {
+        server.signal_group(Signal::SIGKILL);
+    }
+    let server = ctx.wait(server);
+    peer_ok(&server, "the grader's server")?;
+    result
+}
+
+fn crc_of(stream: &Stream) -> u32 {
+    use std::io::Read;
+    let mut reader = stream.reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut crc = 0;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => return crc,
+            Ok(n) => crc = peer::crc32(crc, &buf[..n]),
+        }
+    }
+}
+
+fn either_start_order(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "20", "22"])))?;
+    let pid = early.pid();
+    let queued = wait_for(ctx, || {
+        gone(pid) || (queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid))
+    });
+    if !queued {
+        let run = ctx.wait(early);
+        return Err(Failure::new(
+            "with no server, the client did not queue its request and wait for the reply",
+        )
+        .command(&run));
+    }
+    let server = start_server(ctx, &path)?;
+    let run = ctx.wait(early);
+    if let Err(f) = expect::exit_code(&run, 0).and_then(|()| expect::stdout_is(&run, b"42\n")) {
+        return Err(abandon(ctx, server, f));
+    }
+    stop(ctx, &path, server)
+}
+
+fn sums_input(n: u64, salt: i64) -> (Vec<u8>, Vec<u8>) {
+    let (mut input, mut output) = (Vec::new(), Vec::new());
+    for i in 0..n as i64 {
+        let (a, b) = (i * 7919 - salt, salt * 3 - i);
+        input.extend_from_slice(format!("sum {a} {b}\n").as_bytes());
+        output.extend_from_slice(format!("{}\n", a + b).as_bytes());
+    }
+    (input, output)
+}
+
+fn session_many(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let (mut input, mut want) = sums_input(1000, 5);
+        input.extend_from_slice(b"upper last line\n!sum 1 2");
+        want.extend_from_slice(b"LAST LINE\n3\n");
+        let run = ctx.run(
+            ctx.cmd("msgq-client", client_args(ctx, path, &["session"]))
+                .stdin(Input::Bytes(input)),
+        )?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, &want)
+    })
+}
+
+fn concurrent_clients(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let mut running = Vec::new();
+        for c in 0..8i64 {
+            let (input, want) = sums_input(300, c * 1_000_003);
+            let r = ctx.spawn(
+                ctx.cmd("msgq-client", client_args(ctx, path, &["session"]))
+                    .stdin(Input::Bytes(input)),
+            )?;
+            running.push((r, want));
+        }
+        let done: Vec<(Finished, Vec<u8>)> =
+            running.into_iter().map(|(r, w)| (ctx.wait(r), w)).collect();
+        for (run, want) in &done {
+            expect::exit_code(run, 0)?;
+            expect::stdout_is(run, want)?;
+        }
+        Ok(())
+    })
+}
+
+fn full_queue(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let mut running = Vec::new();
+        for c in 0..12u8 {
+            let text: String = (0..8000)
+                .map(|i| (b'a' + ((i + c as usize) % 26) as u8) as char)
+                .collect();
+            let mut input = Vec::new();
+            for _ in 0..4 {
+                input.extend_from_slice(format!("upper {text}\n").as_bytes());
+            }
+            let want = format!("{}\n", text.to_ascii_uppercase()).repeat(4);
+            let r = ctx.spawn(
+                ctx.cmd("msgq-client", client_args(ctx, path, &["batch"]))
+                    .stdin(Input::Bytes(input)),
+            )?;
+            running.push((r, want));
+        }
+        let done: Vec<(Finished, String)> =
+            running.into_iter().map(|(r, w)| (ctx.wait(r), w)).collect();
+        for (run, want) in &done {
+            expect::exit_code(run, 0)?;
+            let mut lines: Vec<&str> = run.stdout.text().leak().lines().collect();
+            lines.sort();
+            let got: String = lines
+                .iter()
+                .map(|l| format!("{}\n", l.split_once(' ').map_or(*l, |(_, t)| t)))
+                .collect();
+            ensure(&got == want, || {
+                Failure::new("a batch of four 8000-byte texts did not get its four answers")
+                    .detail(format!(
+                        "ACTUAL STDOUT ({} bytes, {} lines)",
+                        run.stdout.total,
+                        lines.len()
+                    ))
+                    .command(run)
+            })?;
+        }
+        Ok(())
+    })
+}
+
+fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
+    // The grader's client queues 30 requests, then your server starts.
+    let path = key_file(ctx);
+    let n = 30;
+    let early = ctx.spawn(ctx.tool(PEER, ["priority", &path, &ms(ctx, CLIENT_MS), "30"]))?;
+    let queued = wait_for(ctx, || queue_of(&path).is_some_and(|(_, q)| q == n));
+    let server = start_server(ctx, &path)?;
+    let run = ctx.wait(early);
+    if !queued {
+        return Err(abandon(
+            ctx,
+            server,
+            Failure::new("the grader's client could not queue its batch (a grader bug)"),
+        ));
+    }
+    if let Err(f) = peer_ok(&run, "served out of priority order") {
+        return Err(abandon(ctx, server, f));
+    }
+    stop(ctx, &path, server)?;
+    // Then your `batch`, queued before the server starts.
+    let path = key_file(ctx);
+    let input = b"sum 1 1\n!sum 2 2\nsum 3 3\n!upper u1\nsum 5 5\n!sum 6 6\n".to_vec();
+    let early = ctx.spawn(
+        ctx.cmd("msgq-client", client_args(ctx, &path, &["batch"]))
+            .stdin(Input::Bytes(input)),
+    )?;
+    let pid = early.pid();
+    let queued = wait_for(ctx, || {
+        gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
+    });
+    let server = start_server(ctx, &path)?;
+    let run = ctx.wait(early);
+    let checked = (|| {
+        ensure(queued, || {
+            Failure::new("`batch` did not send all six requests before waiting for replies")
+                .command(&run)
+        })?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"2 4\n4 U1\n6 12\n1 2\n3 6\n5 10\n")
+    })();
+    if let Err(f) = checked {
+        return Err(abandon(ctx, server, f));
+    }
+    stop(ctx, &path, server)
+}
+
+fn garbage_on_queue(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let run = peer_run(ctx, "garbage", path, &[])?;
+        peer_ok(&run, "after garbage")?;
+        let run = client(ctx, path, &["sum", "1", "2"])?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"3\n")
+    })
+}
+
+fn server_absent(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let bound = 300;
+    for command in [&["sum", "1", "2"][..], &["session"][..]] {
+        let mut args = vec!["--timeout".to_string(), ms(ctx, bound), path.clone()];
+        args.extend(command.iter().map(|s| s.to_string()));
+        let run = ctx.run(
+            ctx.cmd("msgq-client", args)
+                .stdin(Input::Bytes(b"sum 1 2\n".to_vec())),
+        )?;
+        expect::exit_code(&run, 3)?;
+        expect::stdout_empty(&run)?;
+        expect::stderr_starts(&run, "msgq-client: ")?;
+        let allowed = Duration::from_millis(bound + 500).mul_f64(ctx.scale());
+        ensure(run.wall <= allowed, || {
+            Failure::new(format!(
+                "the client gave up after {} ms, allowed {} ms (--timeout {bound} + 500)",
+                run.wall.as_millis(),
+                allowed.as_millis()
+            ))
+            .command(&run)
+        })?;
+        ensure(queue_of(&path).is_none(), || {
+            Failure::new("the client created the queue, got no reply, and left the queue")
+                .detail("HINT: a client that created the queue and never got a reply removes it when it gives up (specs/msgq.md §2.1).")
+                .command(&run)
+        })?;
+    }
+    Ok(())
+}
+
+fn signal_in_msgrcv(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    // A client blocked waiting for its reply, signalled, then answered.
+    let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "1", "2"])))?;
+    let cpid = early.pid();
+    if !wait_for(ctx, || in_msgrcv(cpid)) {
+        let run = ctx.wait(early);
+        return Err(Failure::new("the client never blocked in msgrcv").command(&run));
+    }
+    for _ in 0..5 {
+        let _ = kill(Pid::from_raw(cpid), Signal::SIGUSR1);
+    }
+    let server = start_server(ctx, &path)?;
+    let spid = server.pid();
+    let run = ctx.wait(early);
+    let result = (|| {
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"3\n")?;
+        // The server blocked in msgrcv, signalled, then a storm during a session.
+        ensure(wait_for(ctx, || in_msgrcv(spid)), || {
+            Failure::new("the server never blocked in msgrcv")
+        })?;
+        for _ in 0..5 {
+            let _ = kill(Pid::from_raw(spid), Signal::SIGUSR1);
+        }
+        let (input, want) = sums_input(1500, 77);
+        let session = ctx.spawn(
+            ctx.cmd("msgq-client", client_args(ctx, &path, &["session"]))
+                .stdin(Input::Bytes(input)),
+        )?;
+        let sess = session.pid();
+        // Signals only once its handler is installed (before that SIGUSR1 would kill it).
+        wait_for(ctx, || catches(sess, libc::SIGUSR1) || session.has_exited());
+        while !session.has_exited() {
+            let _ = kill(Pid::from_raw(spid), Signal::SIGUSR1);
+            let _ = kill(Pid::from_raw(sess), Signal::SIGUSR1);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let run = ctx.wait(session);
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, &want)
+    })();
+    match result {
+        Ok(()) => stop(ctx, &path, server),
+        Err(f) => Err(abandon(ctx, server, f)),
+    }
+}
+
+fn put(ctx: &Ctx, path: &str, seg: u64, len: u64, salt: u64) -> Result<(), Failure> {
+    let input = Stream::new(ctx.seed() ^ salt ^ len, len);
+    let run = ctx.run(
+        ctx.cmd(
+            "msgq-client",
+            client_args(ctx, path, &["put", &seg.to_string()]),
+        )
+        .stdin(Input::Stream(input)),
+    )?;
+    expect::exit_code(&run, 0)?;
+    expect::stdout_is(&run, format!("{len} {:08x}\n", crc_of(&input)).as_bytes())
+}
+
+fn transfer_rounds(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        let seg = 4096;
+        for len in [0, 1, seg, seg + 1, 3 * seg - 1] {
+            put(ctx, path, seg, len, 1)?;
+        }
+        put(ctx, path, 65536, 16 * MIB + 3, 2)
+    })
+}
+
+fn transfer_peer_dies(ctx: &Ctx) -> Result<(), Failure> {
+    with_server(ctx, |path| {
+        // A client whose input never ends: it waits in read(2) on its held stdin.
+        let mut stuck = ctx.spawn(
+            ctx.cmd("msgq-client", client_args(ctx, path, &["put", "4096"]))
+                .stdin(Input::Held),
+        )?;
+        if let Some(pipe) = stuck.stdin() {
+            use std::io::Write;
+            let _ = pipe.write_all(&[7u8; 5000]);
+        }
+        let pid = stuck.pid();
+        // Once it has sent its first round and waits for "ok", or sits in read, kill it.
+        let mid = wait_for(ctx, || {
+            std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("pipe_read") || w.contains("read"))
+                || gone(pid)
+        });
+        stuck.signal_group(Signal::SIGKILL);
+        ctx.wait(stuck);
+        ensure(mid, || {
+            Failure::new("the client never started reading its input for a transfer")
+        })?;
+        let run = client(ctx, path, &["sum", "4", "5"])?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"9\n")
+    })
+}
+
+fn shutdown_cleanup(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let server = start_server(ctx, &path)?;
+    if let Err(f) = put(ctx, &path, 8192, 20000, 3) {
+        return Err(abandon(ctx, server, f));
+    }
+    let run = client(ctx, &path, &["shutdown"])?;
+    let server = ctx.wait(server);
+    expect::exit_code(&run, 0)?;
+    expect::stdout_is(&run, b"ok\n")?;
+    expect::exit_code(&server, 0)?;
+    let queue = queue_of(&path);
+    let segments = std::fs::read_to_string("/proc/sysvipc/shm")
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0);
+    ensure(queue.is_none() && segments == 0, || {
+        Failure::new(format!(
+            "after `shutdown` the server left {} queue(s) and {segments} segment(s)",
+            usize::from(queue.is_some())
+        ))
+        .detail("HINT: after the acknowledgement the server removes the queue (IPC_RMID); the client marks its segment for removal as soon as it has attached it (specs/msgq.md §2.4, §5.6).")
+        .command(&server)
+    })
+}
+
+fn terminate_cleanup(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let mut server = start_server(ctx, &path)?;
+    let pid = server.pid();
+    if !wait_for(ctx, || in_msgrcv(pid)) {
+        return Err(abandon(
+            ctx,
+            server,
+            Failure::new("the server never waited in msgrcv for a request"),
+        ));
+    }
+    server.signal_group(Signal::SIGTERM);
+    let run = ctx.wait(server);
+    expect::exit_code(&run, 0)?;
+    expect::stdout_empty(&run)?;
+    ensure(queue_of(&path).is_none(), || {
+        Failure::new("the server ended on SIGTERM without removing its queue")
+            .detail("HINT: on SIGINT, SIGTERM and SIGHUP the server removes the queue (msgctl IPC_RMID) and exits 0 (specs/msgq.md §5.6, §6).")
+            .command(&run)
+    })
+}
+
+fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
+    let path = key_file(ctx);
+    let mut server = start_server(ctx, &path)?;
+    let pid = server.pid();
+    let ready = wait_for(ctx, || in_msgrcv(pid));
+    server.signal_group(Signal::SIGKILL);
+    ctx.wait(server);
+    ensure(ready, || Failure::new("the server never waited in msgrcv"))?;
+    let bound = 300;
+    let mut args = vec!["--timeout".to_string(), ms(ctx, bound), path.clone()];
+    args.extend(["sum", "1", "2"].map(String::from));
+    let run = ctx.run(ctx.cmd("msgq-client", args))?;
+    // The killed server's queue is its leftover, not the client's: the client did not create
+    // it and must leave it; the grader removes it (as `ipcrm -q` would).
+    let left = queue_of(&path);
+    if let Some((id, _)) = left {
+        let _ = ffi::msg_remove(id);
+    }
+    expect::exit_code(&run, 3)?;
+    let allowed = Duration::from_millis(bound + 500).mul_f64(ctx.scale());
+    ensure(run.wall <= allowed, || {
+        Failure::new(format!(
+            "the client gave up after {} ms, allowed {} ms",
+            run.wall.as_millis(),
+            allowed.as_millis()
+        ))
+        .command(&run)
+    })?;
+    ensure(left.is_some(), || {
+        Failure::new("the client removed a queue it did not create")
+            .detail("HINT: only a client that created the queue itself removes it (specs/msgq.md §2.1).")
+            .command(&run)
+    })
+}
+
+/// Best of three: the wall time of `n` round trips through `server` with `client`, both
+/// pinned to CPU 0.
+fn best_round_trips(ctx: &Ctx, n: u64, student: bool) -> Result<Duration, Failure> {
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let path = key_file(ctx);
+        let server = if student {
+            ctx.spawn(
+                ctx.cmd("msgq-server", ["--timeout", &ms(ctx, SERVER_MS), &path])
+                    .on_cpu(0),
+            )?
+        } else {
+            ctx.spawn(
+                ctx.tool(PEER, ["server", &path, &ms(ctx, CLIENT_MS)])
+                    .on_cpu(0),
+            )?
+        };
+        let run = if student {
+            let (mut input, mut want) = sums_input(n, 3);
+            input.extend_from_slice(b"shutdown\n");
+            want.extend_from_slice(b"ok\n");
+            let run = ctx.run(
+                ctx.cmd("msgq-client", client_args(ctx, &path, &["session"]))
+                    .stdin(Input::Bytes(input))
+                    .on_cpu(0),
+            )?;
+            if let Err(f) = expect::exit_code(&run, 0).and_then(|()| expect::stdout_is(&run, &want))
+            {
+                return Err(abandon(ctx, server, f));
+            }
+            run
+        } else {
+            let run = ctx.run(
+                ctx.tool(PEER, ["ping", &path, &ms(ctx, CLIENT_MS), &n.to_string()])
+                    .on_cpu(0),
+            )?;
+            peer_ok(&run, "the grader's probe")?;
+            run
+        };
+        let server = ctx.wait(server);
+        if student {
+            expect::exit_code(&server, 0)?;
+        }
+        best = best.min(run.wall);
+    }
+    Ok(best)
+}
+
+fn round_trip_latency(ctx: &Ctx) -> Result<(), Failure> {
+    let n = 2000;
+    let probe = best_round_trips(ctx, n, false)?;
+    let student = best_round_trips(ctx, n, true)?;
+    let ratio = student.as_secs_f64() / probe.as_secs_f64().max(1e-6);
+    let allowed = 4.0 * ctx.scale();
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    ensure(ratio <= allowed, || {
+        Failure::new(format!(
+            "{n} session round trips took {ratio:.1}× as long as the grader's (allowed {allowed:.1}×)"
+        ))
+        .detail(format!(
+            "MEASURED (best of 3, both sides on CPU 0, process start included):\n    yours: {:.1} µs per round trip\n    the grader's: {:.1} µs",
+            us(student),
+            us(probe)
+        ))
+        .detail("HINT: block in msgrcv; never poll with IPC_NOWAIT and sleep, and flush each answer at once.")
+    })
 }
