@@ -11,6 +11,7 @@ use serial_test::serial;
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
 #[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
 #[case::semaphores("semaphores")]
@@ -39,6 +40,7 @@ fn every_check_is_failed_by_some_mutant(#[case] assignment: &str) {
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
 #[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
 #[case::semaphores("semaphores")]

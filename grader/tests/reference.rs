@@ -8,6 +8,7 @@ use serial_test::serial;
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
 #[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
 #[case::semaphores("semaphores")]
@@ -20,6 +21,7 @@ fn the_solution_earns_full_marks(#[case] assignment: &str) {
 
 #[rstest]
 #[case::pipes("pipes")]
+#[case::msgq("msgq")]
 #[case::sysv_shm("sysv-shm")]
 #[case::posix_shm("posix-shm")]
 #[case::semaphores("semaphores")]
