@@ -166,14 +166,23 @@ impl Staged {
                 .current_dir(&self.src);
             cmd
         };
-        if cargo {
-            // Every implementation shares one target folder, and Cargo names a workspace
-            // member's artifacts by its path *within* the workspace: two submissions' `pipes`
-            // crates look alike to it. Cleaning the package first makes it build this one.
+        // Every implementation shares one target folder, and Cargo names a workspace member's
+        // artifacts by its path *within* the workspace: two submissions' `pipes` crates look
+        // alike to it. So when the package was last built from another submission, it is
+        // cleaned first; the same submission again rebuilds only what changed.
+        let last = self
+            .target
+            .join(format!("last-built-{}", assignment.package));
+        let this = self.src.to_string_lossy().into_owned();
+        if cargo && std::fs::read_to_string(&last).ok().as_deref() != Some(this.as_str()) {
             let _ = cargo_cmd()
                 .args(["clean", "--release", "--quiet", "-p"])
                 .arg(assignment.package)
                 .output();
+        }
+        if cargo {
+            let _ = std::fs::create_dir_all(&self.target);
+            let _ = std::fs::write(&last, &this);
         }
         let output = if cargo {
             cargo_cmd()
