@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use crate::check::{Assignment, Check, Ctx, Failure, Tool};
 use crate::expect;
 use crate::grade::ensure;
-use crate::run::{Finished, Input, Running};
+use crate::run::{Finished, Input, Output, Running};
 use crate::stream::Stream;
 
 const MIB: u64 = 1024 * 1024;
@@ -214,6 +214,14 @@ pub fn assignment() -> Assignment {
             .limit(secs(10))
             .lesson("§18")
             .on_timeout(WAIT_HINT),
+            Check::new(
+                "bulk-throughput",
+                3,
+                "64 MiB `put` through a 1 MiB segment within 8× the time of `cat` alone",
+                bulk_throughput,
+            )
+            .limit(secs(30))
+            .lesson("§8, §15"),
             Check::new(
                 "round-trip-latency",
                 3,
@@ -991,5 +999,59 @@ fn round_trip_latency(ctx: &Ctx) -> Result<(), Failure> {
             us(probe)
         ))
         .detail("HINT: block in msgrcv; never poll with IPC_NOWAIT and sleep, and flush each answer at once.")
+    })
+}
+
+/// `put` of 64 MiB through a 1 MiB segment, against `cat` moving the same bytes through two
+/// pipes: best of 3 each, alternated. Zeros in and a count out keep the grader's share of the
+/// work negligible; `transfer-rounds` checks the bytes themselves.
+fn bulk_throughput(ctx: &Ctx) -> Result<(), Failure> {
+    const ROUNDS: usize = 3;
+    const BOUND: f64 = 8.0;
+    let len = 64 * MIB;
+    with_server(ctx, |path| {
+        let (mut best_put, mut best_cat) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            let cat = ctx.run(
+                ctx.program("cat", Vec::<String>::new())
+                    .stdin(Input::Zeros(len))
+                    .stdout(Output::Count),
+            )?;
+            expect::exit_code(&cat, 0)?;
+            best_cat = best_cat.min(cat.wall);
+            let run = ctx.run(
+                ctx.cmd(
+                    "msgq-client",
+                    client_args(ctx, path, &["put", &MIB.to_string()]),
+                )
+                .stdin(Input::Zeros(len)),
+            )?;
+            expect::exit_code(&run, 0)?;
+            ensure(run.stdout.text().starts_with(&format!("{len} ")), || {
+                Failure::new(format!(
+                    "expected `{len} CRC` on stdout after moving {len} bytes"
+                ))
+                .detail(format!(
+                    "ACTUAL STDOUT:\n    {}",
+                    run.stdout.text().trim_end()
+                ))
+                .command(&run)
+            })?;
+            best_put = best_put.min(run.wall);
+        }
+        let ratio = best_put.as_secs_f64() / best_cat.as_secs_f64().max(1e-6);
+        let allowed = BOUND * ctx.scale();
+        let mibs = |d: Duration| 64.0 / d.as_secs_f64().max(1e-6);
+        ensure(ratio <= allowed, || {
+            Failure::new(format!(
+                "`put` took {ratio:.1}× as long as `cat` moving the same 64 MiB (allowed: {allowed:.1}×)"
+            ))
+            .detail(format!(
+                "MEASURED (best of {ROUNDS}): put {:.0} MiB/s, cat {:.0} MiB/s",
+                mibs(best_put),
+                mibs(best_cat)
+            ))
+            .detail("HINT: fill the whole segment before each \"ready\": one round trip on the queue per segment, not per read (lesson §15, §21).")
+        })
     })
 }
