@@ -17,6 +17,7 @@ pub mod message;
 pub mod mutants;
 pub mod outcome;
 pub mod probe;
+pub mod procfs;
 pub mod report;
 pub mod run;
 pub mod starter;

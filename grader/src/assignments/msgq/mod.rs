@@ -5,7 +5,7 @@
 mod ffi;
 mod peer;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -284,35 +284,16 @@ fn queue_of(path: &str) -> Option<(i32, u64)> {
     Some((id, n))
 }
 
-/// Polls `cond` every 2 ms until it holds or half the check's limit has passed.
-fn wait_for(ctx: &Ctx, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + ctx.limit() / 2;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+/// Polls `cond` until it holds or half the check's limit has passed.
+fn wait_for(ctx: &Ctx, cond: impl FnMut() -> bool) -> bool {
+    crate::procfs::poll_for(ctx.limit() / 2, cond)
 }
 
 /// Whether process `pid` sleeps in `msgrcv` (its `wchan`), or has ended, so that a wait for
 /// it stops at once for a program that exits early (a `todo!()`).
 fn in_msgrcv(pid: i32) -> bool {
-    gone(pid)
+    crate::procfs::gone(pid)
         || std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("msgrcv"))
-}
-
-/// Whether process `pid` has exited (a zombie, or reaped).
-fn gone(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(") ")
-                .is_none_or(|(_, rest)| rest.starts_with('Z'))
-        })
-        .unwrap_or(true)
 }
 
 /// Whether process `pid` has a handler for `signal` (the `SigCgt` mask of its status).
@@ -561,7 +542,7 @@ fn either_start_order(ctx: &Ctx) -> Result<(), Failure> {
     let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "20", "22"])))?;
     let pid = early.pid();
     let queued = wait_for(ctx, || {
-        gone(pid) || (queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid))
+        crate::procfs::gone(pid) || (queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid))
     });
     if !queued {
         let run = ctx.wait(early);
@@ -693,7 +674,7 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
     )?;
     let pid = early.pid();
     let queued = wait_for(ctx, || {
-        gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
+        crate::procfs::gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
     });
     let server = start_server(ctx, &path)?;
     let run = ctx.wait(early);
@@ -839,7 +820,7 @@ fn transfer_peer_dies(ctx: &Ctx) -> Result<(), Failure> {
         let mid = wait_for(ctx, || {
             std::fs::read_to_string(format!("/proc/{pid}/wchan"))
                 .is_ok_and(|w| w.contains("pipe_read") || w.contains("read"))
-                || gone(pid)
+                || crate::procfs::gone(pid)
         });
         stuck.signal_group(Signal::SIGKILL);
         ctx.wait(stuck);

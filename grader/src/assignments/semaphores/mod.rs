@@ -257,7 +257,7 @@ impl<'a> Procs<'a> {
     /// Waits for process `i` at most until `deadline`; kills it if it is still running then.
     /// Returns whether it had exited by itself.
     fn wait_until(&mut self, i: usize, deadline: Instant) -> bool {
-        let by_itself = poll(deadline, || self.exited(i));
+        let by_itself = crate::procfs::poll_until(deadline, || self.exited(i));
         if !by_itself {
             self.kill(i);
         }
@@ -295,19 +295,6 @@ impl Drop for Procs<'_> {
                 self.wait(i);
             }
         }
-    }
-}
-
-/// Polls `done` every millisecond until it holds (true) or `deadline` passes (false).
-fn poll(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -354,12 +341,6 @@ fn nothing_left(left: &[String], when: &str, procs: &Procs) -> Result<(), Failur
 
 fn describe(objects: &[Object]) -> Vec<String> {
     objects.iter().map(|o| o.to_string()).collect()
-}
-
-/// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`…).
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 /// Compares the shared output with the expected lines: the first differing line, if any.
@@ -518,7 +499,7 @@ fn pingpong_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let mut procs = Procs::new(ctx, "out")?;
     let pong = procs.start(pingpong_spec(ctx, "pong", &name, 2, None))?;
     let deadline = Instant::now() + ctx.limit() / 3;
-    poll(deadline, || {
+    crate::procfs::poll_until(deadline, || {
         named_left(&name).len() == 2 || procs.exited(pong)
     });
     procs.kill(pong);
@@ -556,7 +537,7 @@ fn pingpong_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
         } else {
             (pong, ping, "ping")
         };
-        let started = poll(Instant::now() + ctx.limit() / 4, || {
+        let started = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
             std::fs::metadata(&procs.out).map_or(0, |m| m.len()) >= 2000
                 || procs.exited(ping)
                 || procs.exited(pong)
@@ -621,7 +602,7 @@ fn pingpong_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
         let mut procs = Procs::new(ctx, "out")?;
         let a = procs.start(pingpong_spec(ctx, first, &name, rounds, None))?;
         // It is waiting once it has opened both semaphores (and, for ping, written line 1).
-        let ready = poll(Instant::now() + ctx.limit() / 4, || {
+        let ready = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
             procs.exited(a)
                 || (named_left(&name).len() == 2
                     && (first == "pong" || procs.output() == "ping 1\n"))
@@ -795,7 +776,7 @@ fn ring_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
     for i in 0..K {
         procs.start(ring_spec(ctx, &key, i, K, 1_000_000, Some(PEER_TIMEOUT_MS)))?;
     }
-    let going = poll(Instant::now() + ctx.limit() / 4, || {
+    let going = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
         std::fs::metadata(&procs.out).map_or(0, |m| m.len()) >= 2000
             || (0..K as usize).any(|i| procs.exited(i))
     });
@@ -885,7 +866,7 @@ fn no_spin_ring(ctx: &Ctx) -> Result<(), Failure> {
         procs.start(ring_spec(ctx, &key, i, K, 2, None))?;
     }
     // They wait once the set exists and every one of them has been started.
-    let ready = poll(Instant::now() + ctx.limit() / 4, || {
+    let ready = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
         !sysv_added(&before, &[IpcKind::Sem]).is_empty()
             || (0..procs.running.len()).any(|i| procs.exited(i))
     });
@@ -961,7 +942,7 @@ fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
     mutex_init(ctx, &key)?;
     let mut procs = Procs::new(ctx, "out")?;
     let holder = procs.start(mutex_spec(ctx, &["add", &key, "5", "--hold-ms", "60000"]))?;
-    let holding = poll(Instant::now() + ctx.limit() / 4, || {
+    let holding = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
         procs.output() == "holding\n" || procs.exited(holder)
     });
     if !holding || procs.exited(holder) {
@@ -982,10 +963,10 @@ fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
         &["add", &key, "1000", "--timeout-ms", "2000"],
     ))?;
     // Let both reach their wait (asleep in the kernel) before the holder dies.
-    poll(Instant::now() + Duration::from_millis(500), || {
+    crate::procfs::poll_until(Instant::now() + Duration::from_millis(500), || {
         [a, b]
             .iter()
-            .all(|&i| procs.exited(i) || proc_state(procs.pid(i)) == Some('S'))
+            .all(|&i| procs.exited(i) || crate::procfs::state(procs.pid(i)) == Some('S'))
     });
     procs.kill(holder);
     procs.wait(holder);
@@ -1034,7 +1015,7 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     mutex_init(ctx, &key)?;
     let mut procs = Procs::new(ctx, "out")?;
     let holder = procs.start(mutex_spec(ctx, &["add", &key, "1", "--hold-ms", "60000"]))?;
-    poll(Instant::now() + ctx.limit() / 4, || {
+    crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
         procs.output() == "holding\n" || procs.exited(holder)
     });
     let fin = procs.start(mutex_spec(ctx, &["finish", &key, "--timeout-ms", "200"]))?;
@@ -1069,7 +1050,7 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
 
 fn bad_input(ctx: &Ctx) -> Result<(), Failure> {
     let before = Snapshot::take();
-    let shm_before: Vec<String> = shm_entries();
+    let shm_before: Vec<String> = crate::procfs::dev_shm_entries();
     let key = fresh_key(ctx)?;
     let name = fresh_name();
     let k = key.as_str();
@@ -1143,7 +1124,7 @@ fn bad_input(ctx: &Ctx) -> Result<(), Failure> {
             &[IpcKind::Sem, IpcKind::Shm, IpcKind::Msg],
         ));
         left.extend(
-            shm_entries()
+            crate::procfs::dev_shm_entries()
                 .into_iter()
                 .filter(|e| !shm_before.contains(e)),
         );
@@ -1172,14 +1153,4 @@ fn bad_input(ctx: &Ctx) -> Result<(), Failure> {
             .map_err(|f| f.detail("(KEYPATH names no file: exit 1, spec §1.1)"))?;
     }
     Ok(())
-}
-
-fn shm_entries() -> Vec<String> {
-    std::fs::read_dir(leaks::DEV_SHM)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -275,20 +275,6 @@ fn any_exited(runs: &[&Running]) -> bool {
     runs.iter().any(|r| r.has_exited())
 }
 
-/// Polls `done` every millisecond until it holds (true) or `within` has passed (false).
-fn wait_for(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// The state letter and user + system CPU time of a running process, from `/proc/PID/stat`.
 fn proc_stat(pid: i32) -> Option<(char, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -559,7 +545,7 @@ fn side(ctx: &Ctx, program: &str, key: &Key, data_size: u64, options: &[&str]) -
 /// Waits (bounded) until the segment of `key` exists, or `first` has exited.
 fn wait_segment(ctx: &Ctx, key: &Key, first: &Running) -> Option<Segment> {
     let mut found = None;
-    wait_for(ctx.limit() / 4, || {
+    crate::procfs::poll_for(ctx.limit() / 4, || {
         found = segment(key.key);
         found.is_some() || first.has_exited()
     });
@@ -570,7 +556,7 @@ fn wait_segment(ctx: &Ctx, key: &Key, first: &Running) -> Option<Segment> {
 /// exited.
 fn wait_attached(ctx: &Ctx, key: &Key, n: u64, runs: &[&Running]) -> Option<Segment> {
     let mut found = None;
-    wait_for(ctx.limit() / 4, || {
+    crate::procfs::poll_for(ctx.limit() / 4, || {
         found = segment(key.key).filter(|s| s.nattch >= n);
         found.is_some() || any_exited(runs)
     });
@@ -651,18 +637,18 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Held))?;
     let (cpid, ppid) = (cons.pid(), prod.pid());
     // Both joined: both flag bits set (seen through a read-only attachment of our own).
-    let joined = wait_for(ctx.limit() / 4, || {
+    let joined = crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u32_at(0) == READY && m.u32_at(4) & 3 == 3)
             || any_exited(&[&cons, &prod])
     });
     cons.signal_group(Signal::SIGSTOP);
-    let stopped = wait_for(ctx.limit() / 4, || {
+    let stopped = crate::procfs::poll_for(ctx.limit() / 4, || {
         proc_stat(cpid).is_none_or(|(s, _)| s == 'T' || s == 'Z')
     });
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(&data);
     }
-    let filled = wait_for(ctx.limit() / 4, || {
+    let filled = crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u64_at(16) == k as u64) || prod.has_exited()
     });
     let seen = look(&key).map(|(seg, m)| {
@@ -852,7 +838,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     )?;
     let ppid = prod.pid();
     // The ring is full once the producer sleeps with `written` at 4096.
-    wait_for(ctx.limit() / 4, || {
+    crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u64_at(16) == 4096)
             && proc_stat(ppid).is_some_and(|(s, _)| s == 'S')
             || any_exited(&[&cons, &prod])
@@ -955,7 +941,7 @@ fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
         let _ = pipe.write_all(&prefix);
     }
     // Mid-stream: the consumer has written out everything sent so far.
-    wait_for(ctx.limit() / 4, || {
+    crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u64_at(24) == before) || any_exited(&[&cons, &prod])
     });
     let (mut victim, survivor) = if kill_producer {
