@@ -152,7 +152,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "relay-throughput",
                 2,
-                "relay moves at least a quarter of a plain pipe's throughput",
+                "relay moves at least an eighth of a plain pipe's throughput",
                 relay_throughput,
             )
             .limit(secs(40))
@@ -533,6 +533,6 @@ fn relay_throughput(ctx: &Ctx) -> Result<(), Failure> {
         || ctx.cmd("relay", ["cat"]),
         || ctx.program("cat", Vec::<String>::new()),
         "cat alone",
-        4.0,
+        8.0,
     )
 }
