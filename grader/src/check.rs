@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::confine::Sandbox;
 use crate::run::{self, Finished, Running, Spec};
 
 /// One assignment: what to build and what to check.
@@ -148,6 +149,7 @@ pub struct Ctx {
     scale: f64,
     seed: u64,
     runs: RefCell<Vec<Finished>>,
+    sandbox: Option<Sandbox>,
 }
 
 impl Ctx {
@@ -169,7 +171,14 @@ impl Ctx {
             scale,
             seed,
             runs: RefCell::new(Vec::new()),
+            sandbox: None,
         }
+    }
+
+    /// Runs every process of the check under `sandbox` (limits, and a user).
+    pub fn sandboxed(mut self, sandbox: Sandbox) -> Ctx {
+        self.sandbox = Some(sandbox);
+        self
     }
 
     /// The path of the implementation's binary `name`.
@@ -240,8 +249,11 @@ impl Ctx {
     }
 
     /// Starts a run; a program that cannot be started is a failure of the check.
-    pub fn spawn(&self, spec: Spec) -> Result<Running, Failure> {
+    pub fn spawn(&self, mut spec: Spec) -> Result<Running, Failure> {
         let line = spec.command_line();
+        if spec.sandbox.is_none() {
+            spec.sandbox = self.sandbox;
+        }
         run::spawn(spec).map_err(|e| {
             Failure::new(format!("could not start the program: {e}"))
                 .detail(format!("COMMAND:\n    {line}"))

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::build::{BuildError, Staged};
 use crate::check::{Assignment, Ctx, Failure};
+use crate::confine::{Limits, Sandbox};
+use crate::isolation::{self, Isolation};
 use crate::leaks::Snapshot;
 use crate::outcome::{self, Facts, Status, Verdict};
 use crate::run;
@@ -21,6 +23,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// The grader's own executable, for helper tools inside student command lines.
     pub tool: PathBuf,
+    /// How checks are isolated (namespaces, user); see [`crate::isolation`].
+    pub isolation: Isolation,
 }
 
 /// One graded check.
@@ -118,6 +122,17 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
                 continue;
             }
         };
+        let scope = match isolation::begin_check(&options.isolation, dir.path()) {
+            Ok(scope) => scope,
+            Err(e) => {
+                result.checks.push(grader_error(
+                    check,
+                    limit,
+                    format!("cannot isolate the check: {e}"),
+                ));
+                continue;
+            }
+        };
         let before = Snapshot::take();
         let ctx = Ctx::new(
             bins.clone(),
@@ -126,16 +141,21 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
             limit,
             options.time_scale,
             options.seed,
-        );
+        )
+        .sandboxed(Sandbox {
+            limits: Limits::for_check(limit),
+            user: options.isolation.user,
+        });
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
         let runs = ctx.into_runs();
+        let strays = isolation::end_check(scope);
         run::reap_orphans();
         let leaked = Snapshot::take().added_since(&before);
         for object in &leaked {
             let _ = object.remove();
         }
         drop(dir);
-        let verdict = match outcome {
+        let mut verdict = match outcome {
             Ok(returned) => outcome::decide(&Facts {
                 result: &returned,
                 runs: &runs,
@@ -154,6 +174,9 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
                 grader_error(check, limit, format!("the grader failed: {what}")).verdict
             }
         };
+        if !strays.is_empty() {
+            verdict.details.push_str(&crate::message::strays(&strays));
+        }
         result.checks.push(CheckResult {
             name: check.name.into(),
             max_score: check.points,

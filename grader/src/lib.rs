@@ -8,6 +8,7 @@
 pub mod assignments;
 pub mod build;
 pub mod check;
+pub mod confine;
 pub mod expect;
 pub mod grade;
 pub mod isolation;

@@ -47,7 +47,8 @@ enum Command {
         /// Show details under passing checks too.
         #[arg(short, long)]
         verbose: bool,
-        /// `auto`: private IPC and /dev/shm namespaces where permitted; `none`: the machine's.
+        /// `auto`: private IPC, mount and per-check PID namespaces and an unprivileged user
+        /// where permitted; `none`: the machine's namespaces and the grader's user.
         #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
         isolation: IsolationArg,
         /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
@@ -175,6 +176,7 @@ fn main() -> ExitCode {
                 seed,
                 only,
                 tool,
+                isolation,
             };
             let mut report = Report {
                 implementation: implementation.display().to_string(),

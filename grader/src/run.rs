@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::confine::{self, Sandbox};
 use crate::stream::{Comparer, Mismatch, Stream};
 use crate::sys;
 
@@ -72,6 +73,8 @@ pub struct Spec {
     pub stdout: Output,
     /// Whether to pin the process (and what it starts) to one CPU.
     pub cpu: Option<usize>,
+    /// Limits and user to run under ([`Ctx`](crate::check::Ctx) sets the check's).
+    pub sandbox: Option<Sandbox>,
 }
 
 impl Spec {
@@ -85,6 +88,7 @@ impl Spec {
             stdin: Input::Null,
             stdout: Output::Capture,
             cpu: None,
+            sandbox: None,
         }
     }
 
@@ -113,6 +117,12 @@ impl Spec {
     /// Adds an environment variable.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Spec {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the process under `sandbox`'s limits and user.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Spec {
+        self.sandbox = Some(sandbox);
         self
     }
 
@@ -274,6 +284,9 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .stderr(Stdio::piped());
+    if let Some(sandbox) = spec.sandbox {
+        confine::apply(&mut cmd, sandbox);
+    }
     match &spec.stdin {
         Input::Null => cmd.stdin(Stdio::null()),
         Input::File(f) => cmd.stdin(f.try_clone()?),
@@ -285,7 +298,7 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         Output::File(f) => cmd.stdout(f.try_clone()?),
         Output::Capture | Output::Compare(_) | Output::Count => cmd.stdout(Stdio::piped()),
     };
-    let mut child = cmd.spawn()?;
+    let mut child = confine::in_check_namespace(|| cmd.spawn())?;
     let pid = child.id() as i32;
     if let Some(cpu) = spec.cpu {
         pin(pid, cpu);
@@ -574,6 +587,74 @@ pub fn reap_orphans() {
             break;
         }
     }
+}
+
+/// Kills every descendant of the grader and reaps them, until none is left (or 10 s have
+/// passed). Being the child subreaper, the grader inherits every process its runs orphaned,
+/// even one that left its process group with `setsid`: when no run is in progress, every
+/// descendant is a leftover. Call only between checks.
+pub fn end_descendants() {
+    let me = std::process::id() as i32;
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = descendants(me);
+        if found.is_empty() || Instant::now() > give_up {
+            return;
+        }
+        for pid in found {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        reap_orphans();
+        thread::sleep(Duration::from_millis(5));
+        reap_orphans();
+    }
+}
+
+/// The live (not zombie) descendants of `ancestor`, from the parent links in `/proc`.
+pub fn descendants(ancestor: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut parent = std::collections::HashMap::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if let Some(ppid) = fields.get(1).and_then(|p| p.parse::<i32>().ok()) {
+            parent.insert(pid, ppid);
+        }
+    }
+    let mut found: Vec<i32> = parent
+        .keys()
+        .copied()
+        .filter(|&pid| {
+            let mut at = pid;
+            for _ in 0..4096 {
+                match parent.get(&at) {
+                    Some(&p) if p == ancestor => return true,
+                    Some(&p) if p > 1 => at = p,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Makes the grader the child subreaper of everything it starts, so that a process whose
