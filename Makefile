@@ -13,7 +13,8 @@ A ?=
 JSON ?=
 SCALE ?= 1
 
-GRADER := cargo run --release --quiet -p grader --
+# The grader and, beside it, the fault-injection library it preloads (crate `faults`).
+GRADER := cargo build --release --quiet -p grader -p faults && cargo run --release --quiet -p grader --
 GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
 .PHONY: grade check-solution starter test lint

@@ -10,6 +10,7 @@ pub mod build;
 pub mod check;
 pub mod confine;
 pub mod expect;
+pub mod faults;
 pub mod grade;
 pub mod isolation;
 pub mod leaks;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -18,6 +18,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::confine::{self, Sandbox};
+use crate::faults::{self, Faults};
 use crate::stream::{Comparer, Mismatch, Stream};
 use crate::sys;
 
@@ -75,6 +76,8 @@ pub struct Spec {
     pub cpu: Option<usize>,
     /// Limits and user to run under ([`Ctx`](crate::check::Ctx) sets the check's).
     pub sandbox: Option<Sandbox>,
+    /// Faults to inject into the program ([`crate::faults`]).
+    pub faults: Option<Faults>,
 }
 
 impl Spec {
@@ -89,7 +92,15 @@ impl Spec {
             stdout: Output::Capture,
             cpu: None,
             sandbox: None,
+            faults: None,
         }
+    }
+
+    /// Preloads the fault-injection library into the program (and into whatever it runs from
+    /// the same folder): short reads and writes, `EINTR` (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Faults) -> Spec {
+        self.faults = Some(faults);
+        self
     }
 
     /// Adds arguments.
@@ -286,6 +297,18 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         .stderr(Stdio::piped());
     if let Some(sandbox) = spec.sandbox {
         confine::apply(&mut cmd, sandbox);
+    }
+    if let Some(f) = spec.faults {
+        // A check that asked for faults and runs without them would pass for nothing: this is
+        // the grader's failure, reported as such.
+        let library = faults::library().unwrap_or_else(|| {
+            panic!(
+                "the fault-injection library {} is not built: run `cargo build --release`",
+                faults::LIBRARY
+            )
+        });
+        let only = spec.program.parent().unwrap_or(Path::new("/"));
+        cmd.envs(f.env(&library, only));
     }
     match &spec.stdin {
         Input::Null => cmd.stdin(Stdio::null()),
