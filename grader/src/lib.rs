@@ -22,5 +22,6 @@ pub mod run;
 pub mod starter;
 pub mod stream;
 mod sys;
+pub mod validate;
 
 pub use sys::IpcKind;

@@ -51,9 +51,22 @@ enum Command {
         /// where permitted; `none`: the machine's namespaces and the grader's user.
         #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
         isolation: IsolationArg,
+        /// Run each check N times; a check whose verdict changes says "failed k of n runs".
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        repeat: u32,
         /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+    },
+    /// Grades every mutant with all the checks of its assignment and prints a table; fails if
+    /// a mutant passes everything or a check it names, or if a check fails no mutant.
+    Validate {
+        /// Only this assignment (repeatable); all when omitted.
+        #[arg(short = 'a', long = "assignment", value_name = "NAME")]
+        assignments: Vec<String>,
+        /// Multiply every time limit and timing bound (for slow machines).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        time_scale: f64,
     },
     /// Lists the assignments and their checks.
     List,
@@ -84,12 +97,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
         Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
+        Command::Validate { .. } => true,
         Command::List | Command::Starter { .. } | Command::Tool { .. } => false,
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
     let isolation = isolation::enter(isolate);
     run::init();
     match cli.command {
+        Command::Validate {
+            assignments: wanted,
+            time_scale,
+        } => validate(&wanted, time_scale, isolation),
         Command::List => {
             for a in assignments::all() {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
@@ -148,6 +166,7 @@ fn main() -> ExitCode {
             seed,
             verbose,
             work_dir,
+            repeat,
             isolation: _,
         } => {
             let known = assignments::names();
@@ -177,6 +196,7 @@ fn main() -> ExitCode {
                 only,
                 tool,
                 isolation,
+                repeat,
             };
             let mut report = Report {
                 implementation: implementation.display().to_string(),
@@ -208,5 +228,47 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// `grader validate`: every mutant against every check of its assignment.
+fn validate(wanted: &[String], time_scale: f64, isolation: isolation::Isolation) -> ExitCode {
+    let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let work = grade::default_work_dir();
+    let options = grade::Options {
+        time_scale,
+        seed: 0x1bc_1ab,
+        only: Vec::new(),
+        tool: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader")),
+        isolation,
+        repeat: 1,
+    };
+    let chosen: Vec<_> = assignments::all()
+        .into_iter()
+        .filter(|a| wanted.is_empty() || wanted.iter().any(|w| w == a.name))
+        .collect();
+    let mut rows = Vec::new();
+    for a in &chosen {
+        eprintln!("grader: grading the mutants of {} …", a.name);
+        match grader::validate::assignment(&kit, &work, a, &options) {
+            Ok(found) => rows.extend(found),
+            Err(e) => {
+                eprintln!("grader: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (table, problems) = grader::validate::table(&rows, &chosen);
+    print!("{table}");
+    for p in &problems {
+        println!("PROBLEM: {p}");
+    }
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

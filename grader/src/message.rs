@@ -82,6 +82,11 @@ pub fn strays(paths: &[std::path::PathBuf]) -> String {
     text
 }
 
+/// The prefix of a check whose verdict changed between the runs of `--repeat`.
+pub fn flaky(failed: usize, runs: usize) -> String {
+    format!("failed {failed} of {runs} runs:")
+}
+
 /// The reason of a check whose stub still panics with `todo!()`.
 pub fn not_implemented(todo: &str) -> String {
     if todo.is_empty() {
