@@ -48,7 +48,7 @@ pub fn assignment(
         mutants::materialise(&kit.join("solution"), &dir, &mutant)?;
         let staged = build::stage(&dir, work)?;
         let result = grade::grade(&staged, assignment, options);
-        rows.push(Row {
+        let row = Row {
             assignment: assignment.name.into(),
             mutant: mutant.name.clone(),
             expected: mutant.fails.iter().cloned().collect(),
@@ -58,7 +58,14 @@ pub fn assignment(
                 .filter(|c| !c.verdict.status.passed())
                 .map(|c| c.name.clone())
                 .collect(),
-        });
+        };
+        eprintln!(
+            "grader: {} fails {} check(s), {} named",
+            row.mutant,
+            row.failed.len(),
+            row.expected.len()
+        );
+        rows.push(row);
     }
     Ok(rows)
 }
