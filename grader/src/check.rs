@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::confine::Sandbox;
 use crate::run::{self, Finished, Running, Spec};
 
 /// One assignment: what to build and what to check.
@@ -150,6 +151,7 @@ pub struct Ctx {
     runs: RefCell<Vec<Finished>>,
     /// Started runs not yet waited for: their groups are ended when the check ends.
     unwaited: RefCell<Vec<i32>>,
+    sandbox: Option<Sandbox>,
 }
 
 impl Ctx {
@@ -172,7 +174,14 @@ impl Ctx {
             seed,
             runs: RefCell::new(Vec::new()),
             unwaited: RefCell::new(Vec::new()),
+            sandbox: None,
         }
+    }
+
+    /// Runs every process of the check under `sandbox` (limits, and a user).
+    pub fn sandboxed(mut self, sandbox: Sandbox) -> Ctx {
+        self.sandbox = Some(sandbox);
+        self
     }
 
     /// The path of the implementation's binary `name`.
@@ -243,8 +252,11 @@ impl Ctx {
     }
 
     /// Starts a run; a program that cannot be started is a failure of the check.
-    pub fn spawn(&self, spec: Spec) -> Result<Running, Failure> {
+    pub fn spawn(&self, mut spec: Spec) -> Result<Running, Failure> {
         let line = spec.command_line();
+        if spec.sandbox.is_none() {
+            spec.sandbox = self.sandbox;
+        }
         let running = run::spawn(spec).map_err(|e| {
             Failure::new(format!("could not start the program: {e}"))
                 .detail(format!("COMMAND:\n    {line}"))

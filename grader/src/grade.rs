@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::build::{BuildError, Staged};
 use crate::check::{Assignment, Ctx, Failure};
+use crate::confine::{Limits, Sandbox};
+use crate::isolation::{self, Isolation};
 use crate::leaks::Snapshot;
 use crate::outcome::{self, Facts, Status, Verdict};
 use crate::run;
@@ -21,6 +23,11 @@ pub struct Options {
     pub only: Vec<String>,
     /// The grader's own executable, for helper tools inside student command lines.
     pub tool: PathBuf,
+    /// How checks are isolated (namespaces, user); see [`crate::isolation`].
+    pub isolation: Isolation,
+    /// How many times to run each check (`--repeat`); a check whose status changes between
+    /// runs is reported as "failed k of n runs".
+    pub repeat: u32,
 }
 
 /// One graded check.
@@ -105,66 +112,110 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
         }
     };
     for check in selected {
-        let limit = scaled(check.limit, options.time_scale);
-        let started = Instant::now();
-        let dir = match tempfile::Builder::new().prefix("ipclab-").tempdir() {
-            Ok(dir) => dir,
-            Err(e) => {
-                result.checks.push(grader_error(
-                    check,
-                    limit,
-                    format!("no temporary folder: {e}"),
-                ));
-                continue;
-            }
-        };
-        let before = Snapshot::take();
-        let ctx = Ctx::new(
-            bins.clone(),
-            dir.path().to_path_buf(),
-            options.tool.clone(),
-            limit,
-            options.time_scale,
-            options.seed,
-        );
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
-        let runs = ctx.into_runs();
-        run::reap_orphans();
-        let leaked = Snapshot::take().added_since(&before);
-        for object in &leaked {
-            let _ = object.remove();
-        }
-        drop(dir);
-        let verdict = match outcome {
-            Ok(returned) => outcome::decide(&Facts {
-                result: &returned,
-                runs: &runs,
-                leaked: &leaked,
-                points: check.points,
-                cleanup_points: check.cleanup_points,
-                limit,
-                timeout_hint: check.timeout_hint,
-            }),
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                grader_error(check, limit, format!("the grader failed: {what}")).verdict
-            }
-        };
-        result.checks.push(CheckResult {
-            name: check.name.into(),
-            max_score: check.points,
-            lesson: check.lesson.into(),
-            about: check.about.into(),
-            limit,
-            elapsed: started.elapsed(),
-            verdict,
-        });
+        let runs: Vec<CheckResult> = (0..options.repeat.max(1))
+            .map(|_| run_check(check, &bins, options))
+            .collect();
+        result.checks.push(combine(runs));
     }
     result
+}
+
+/// Runs one check once: its folder, its isolation scope, its processes, its verdict.
+fn run_check(
+    check: &crate::check::Check,
+    bins: &std::collections::BTreeMap<String, PathBuf>,
+    options: &Options,
+) -> CheckResult {
+    let limit = scaled(check.limit, options.time_scale);
+    let started = Instant::now();
+    let dir = match tempfile::Builder::new().prefix("ipclab-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return grader_error(check, limit, format!("no temporary folder: {e}"));
+        }
+    };
+    let scope = match isolation::begin_check(&options.isolation, dir.path()) {
+        Ok(scope) => scope,
+        Err(e) => {
+            return grader_error(check, limit, format!("cannot isolate the check: {e}"));
+        }
+    };
+    let before = Snapshot::take();
+    let ctx = Ctx::new(
+        bins.clone(),
+        dir.path().to_path_buf(),
+        options.tool.clone(),
+        limit,
+        options.time_scale,
+        options.seed,
+    )
+    .sandboxed(Sandbox {
+        limits: Limits::for_check(limit),
+        user: options.isolation.user,
+    });
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
+    let runs = ctx.into_runs();
+    let strays = isolation::end_check(scope);
+    run::reap_orphans();
+    let leaked = Snapshot::take().added_since(&before);
+    for object in &leaked {
+        let _ = object.remove();
+    }
+    drop(dir);
+    let mut verdict = match outcome {
+        Ok(returned) => outcome::decide(&Facts {
+            result: &returned,
+            runs: &runs,
+            leaked: &leaked,
+            points: check.points,
+            cleanup_points: check.cleanup_points,
+            limit,
+            timeout_hint: check.timeout_hint,
+        }),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            grader_error(check, limit, format!("the grader failed: {what}")).verdict
+        }
+    };
+    if !strays.is_empty() {
+        verdict.details.push_str(&crate::message::strays(&strays));
+    }
+    CheckResult {
+        name: check.name.into(),
+        max_score: check.points,
+        lesson: check.lesson.into(),
+        about: check.about.into(),
+        limit,
+        elapsed: started.elapsed(),
+        verdict,
+    }
+}
+
+/// One result from the runs of a check (`--repeat`): the first run's if every run got the same
+/// status; else the first run that did not pass, its reason prefixed with "failed k of n runs".
+fn combine(mut runs: Vec<CheckResult>) -> CheckResult {
+    let n = runs.len();
+    let failed = runs.iter().filter(|r| !r.verdict.status.passed()).count();
+    let same = runs
+        .iter()
+        .all(|r| r.verdict.status == runs[0].verdict.status);
+    let at = runs
+        .iter()
+        .position(|r| !r.verdict.status.passed())
+        .unwrap_or(0);
+    let mut chosen = runs.swap_remove(at);
+    if !same {
+        chosen.verdict.reason = format!(
+            "{} {}",
+            crate::message::flaky(failed, n),
+            chosen.verdict.reason
+        );
+    }
+    chosen
 }
 
 fn grader_error(check: &crate::check::Check, limit: Duration, reason: String) -> CheckResult {
@@ -201,4 +252,41 @@ pub fn default_work_dir() -> PathBuf {
         .unwrap_or(Path::new("."))
         .join("target")
         .join("ipc-lab")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: Status, reason: &str) -> CheckResult {
+        CheckResult {
+            name: "c".into(),
+            max_score: 2,
+            lesson: String::new(),
+            about: String::new(),
+            limit: Duration::from_secs(5),
+            elapsed: Duration::ZERO,
+            verdict: Verdict {
+                status,
+                score: if status.passed() { 2 } else { 0 },
+                reason: reason.into(),
+                details: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_verdict_that_changes_between_runs_says_how_often_it_failed() {
+        let runs = vec![
+            result(Status::Pass, ""),
+            result(Status::Fail, "output differs"),
+            result(Status::Pass, ""),
+        ];
+        let v = combine(runs).verdict;
+        assert_eq!((v.status, v.score), (Status::Fail, 0));
+        assert_eq!(v.reason, "failed 1 of 3 runs: output differs");
+        let steady = combine(vec![result(Status::Pass, ""), result(Status::Pass, "")]);
+        assert_eq!(steady.verdict.status, Status::Pass);
+        assert_eq!(steady.verdict.reason, "");
+    }
 }

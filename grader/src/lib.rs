@@ -9,7 +9,9 @@ pub mod assignments;
 pub mod batch;
 pub mod build;
 pub mod check;
+pub mod confine;
 pub mod expect;
+pub mod faults;
 pub mod grade;
 pub mod isolation;
 pub mod leaks;
@@ -23,5 +25,6 @@ pub mod run;
 pub mod starter;
 pub mod stream;
 mod sys;
+pub mod validate;
 
 pub use sys::IpcKind;

@@ -53,9 +53,13 @@ enum Command {
         /// Show details under passing checks too.
         #[arg(short, long)]
         verbose: bool,
-        /// `auto`: private IPC and /dev/shm namespaces where permitted; `none`: the machine's.
+        /// `auto`: private IPC, mount and per-check PID namespaces and an unprivileged user
+        /// where permitted; `none`: the machine's namespaces and the grader's user.
         #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
         isolation: IsolationArg,
+        /// Run each check N times; a check whose verdict changes says "failed k of n runs".
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        repeat: u32,
         /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
@@ -80,6 +84,16 @@ enum Command {
         #[arg(short = 'a', long = "assignment", value_name = "NAME")]
         assignments: Vec<String>,
         /// Multiply every time limit and timing bound.
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        time_scale: f64,
+    },
+    /// Grades every mutant with all the checks of its assignment and prints a table; fails if
+    /// a mutant passes everything or a check it names, or if a check fails no mutant.
+    Validate {
+        /// Only this assignment (repeatable); all when omitted.
+        #[arg(short = 'a', long = "assignment", value_name = "NAME")]
+        assignments: Vec<String>,
+        /// Multiply every time limit and timing bound (for slow machines).
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         time_scale: f64,
     },
@@ -112,6 +126,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
         Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
+        Command::Validate { .. } => true,
         Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
             false
         }
@@ -120,6 +135,10 @@ fn main() -> ExitCode {
     let isolation = isolation::enter(isolate);
     run::init();
     match cli.command {
+        Command::Validate {
+            assignments: wanted,
+            time_scale,
+        } => validate(&wanted, time_scale, isolation),
         Command::List => {
             for a in assignments::all() {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
@@ -227,6 +246,7 @@ fn main() -> ExitCode {
             seed,
             verbose,
             work_dir,
+            repeat,
             isolation: _,
         } => {
             if let Err(code) = known_assignments(&wanted) {
@@ -250,6 +270,8 @@ fn main() -> ExitCode {
                 seed,
                 only,
                 tool,
+                isolation,
+                repeat,
             };
             let mut report = Report {
                 implementation: implementation.display().to_string(),
@@ -324,5 +346,46 @@ fn known_assignments(wanted: &[String]) -> Result<(), ExitCode> {
             Err(ExitCode::from(2))
         }
         None => Ok(()),
+    }
+}
+
+/// `grader validate`: every mutant against every check of its assignment.
+fn validate(wanted: &[String], time_scale: f64, isolation: isolation::Isolation) -> ExitCode {
+    let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let work = grade::default_work_dir();
+    let options = grade::Options {
+        time_scale,
+        seed: 0x1bc_1ab,
+        only: Vec::new(),
+        tool: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader")),
+        isolation,
+        repeat: 1,
+    };
+    let chosen: Vec<_> = assignments::all()
+        .into_iter()
+        .filter(|a| wanted.is_empty() || wanted.iter().any(|w| w == a.name))
+        .collect();
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for a in chosen.iter().filter(|a| !a.checks.is_empty()) {
+        eprintln!("grader: grading the mutants of {} …", a.name);
+        match grader::validate::assignment(&kit, &work, a, &options) {
+            Ok(found) => rows.extend(found),
+            Err(e) => problems.push(format!("{}: {e:#}", a.name)),
+        }
+    }
+    let (table, found) = grader::validate::table(&rows, &chosen);
+    problems.extend(found);
+    print!("{table}");
+    for p in &problems {
+        println!("PROBLEM: {p}");
+    }
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

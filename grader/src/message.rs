@@ -69,6 +69,24 @@ pub fn fmt_secs(d: std::time::Duration) -> String {
 pub const LEAK_HINT: &str = "IPC objects outlive the processes that made them until they are \
 removed (lesson §10–12, §18): remove them on every exit path, as the spec says who must.";
 
+/// The block listing files a check's programs left outside their folder (in `/tmp`, say),
+/// which the grader removed.
+pub fn strays(paths: &[std::path::PathBuf]) -> String {
+    let mut text = String::from("WRITTEN OUTSIDE ITS FOLDER (the grader removed them):\n");
+    for path in paths.iter().take(20) {
+        text.push_str(&format!("    {}\n", escape(&path.display().to_string())));
+    }
+    if paths.len() > 20 {
+        text.push_str(&format!("    … ({} more)\n", paths.len() - 20));
+    }
+    text
+}
+
+/// The prefix of a check whose verdict changed between the runs of `--repeat`.
+pub fn flaky(failed: usize, runs: usize) -> String {
+    format!("failed {failed} of {runs} runs:")
+}
+
 /// The reason of a check whose stub still panics with `todo!()`.
 pub fn not_implemented(todo: &str) -> String {
     if todo.is_empty() {

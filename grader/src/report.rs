@@ -420,7 +420,11 @@ mod tests {
         ];
         Report {
             implementation: "submissions/alice".into(),
-            isolation: Isolation::Namespaces,
+            isolation: Isolation {
+                namespaces: true,
+                pid_namespaces: true,
+                user: Some((65534, 65534)),
+            },
             assignments: vec![crate::grade::AssignmentResult {
                 name: "pipes".into(),
                 title: "Pipes".into(),

@@ -8,7 +8,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::confine::{self, Sandbox};
+use crate::faults::{self, Faults};
 use crate::stream::{Comparer, Mismatch, Stream};
 use crate::sys;
 
@@ -72,6 +74,10 @@ pub struct Spec {
     pub stdout: Output,
     /// Whether to pin the process (and what it starts) to one CPU.
     pub cpu: Option<usize>,
+    /// Limits and user to run under ([`Ctx`](crate::check::Ctx) sets the check's).
+    pub sandbox: Option<Sandbox>,
+    /// Faults to inject into the program ([`crate::faults`]).
+    pub faults: Option<Faults>,
 }
 
 impl Spec {
@@ -85,7 +91,16 @@ impl Spec {
             stdin: Input::Null,
             stdout: Output::Capture,
             cpu: None,
+            sandbox: None,
+            faults: None,
         }
+    }
+
+    /// Preloads the fault-injection library into the program (and into whatever it runs from
+    /// the same folder): short reads and writes, `EINTR` (see [`crate::faults`]).
+    pub fn with_faults(mut self, faults: Faults) -> Spec {
+        self.faults = Some(faults);
+        self
     }
 
     /// Adds arguments.
@@ -113,6 +128,12 @@ impl Spec {
     /// Adds an environment variable.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Spec {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the process under `sandbox`'s limits and user.
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Spec {
+        self.sandbox = Some(sandbox);
         self
     }
 
@@ -274,6 +295,21 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .stderr(Stdio::piped());
+    if let Some(sandbox) = spec.sandbox {
+        confine::apply(&mut cmd, sandbox);
+    }
+    if let Some(f) = spec.faults {
+        // A check that asked for faults and runs without them would pass for nothing: this is
+        // the grader's failure, reported as such.
+        let library = faults::library().unwrap_or_else(|| {
+            panic!(
+                "the fault-injection library {} is not built: run `cargo build --release`",
+                faults::LIBRARY
+            )
+        });
+        let only = spec.program.parent().unwrap_or(Path::new("/"));
+        cmd.envs(f.env(&library, only));
+    }
     match &spec.stdin {
         Input::Null => cmd.stdin(Stdio::null()),
         Input::File(f) => cmd.stdin(f.try_clone()?),
@@ -285,7 +321,7 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         Output::File(f) => cmd.stdout(f.try_clone()?),
         Output::Capture | Output::Compare(_) | Output::Count => cmd.stdout(Stdio::piped()),
     };
-    let mut child = cmd.spawn()?;
+    let mut child = confine::in_check_namespace(|| cmd.spawn())?;
     let pid = child.id() as i32;
     if let Some(cpu) = spec.cpu {
         pin(pid, cpu);
@@ -574,6 +610,74 @@ pub fn reap_orphans() {
             break;
         }
     }
+}
+
+/// Kills every descendant of the grader and reaps them, until none is left (or 10 s have
+/// passed). Being the child subreaper, the grader inherits every process its runs orphaned,
+/// even one that left its process group with `setsid`: when no run is in progress, every
+/// descendant is a leftover. Call only between checks.
+pub fn end_descendants() {
+    let me = std::process::id() as i32;
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = descendants(me);
+        if found.is_empty() || Instant::now() > give_up {
+            return;
+        }
+        for pid in found {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        reap_orphans();
+        thread::sleep(Duration::from_millis(5));
+        reap_orphans();
+    }
+}
+
+/// The live (not zombie) descendants of `ancestor`, from the parent links in `/proc`.
+pub fn descendants(ancestor: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut parent = std::collections::HashMap::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            continue;
+        }
+        if let Some(ppid) = fields.get(1).and_then(|p| p.parse::<i32>().ok()) {
+            parent.insert(pid, ppid);
+        }
+    }
+    let mut found: Vec<i32> = parent
+        .keys()
+        .copied()
+        .filter(|&pid| {
+            let mut at = pid;
+            for _ in 0..4096 {
+                match parent.get(&at) {
+                    Some(&p) if p == ancestor => return true,
+                    Some(&p) if p > 1 => at = p,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Makes the grader the child subreaper of everything it starts, so that a process whose

@@ -14,8 +14,18 @@ pub fn kit() -> PathBuf {
         .to_path_buf()
 }
 
-/// The grader binary under test.
+/// The grader binary under test, with the fault-injection library built beside it (a
+/// `cargo test -p grader` does not build the `faults` crate).
 pub fn grader() -> Command {
+    static FAULTS: std::sync::Once = std::sync::Once::new();
+    FAULTS.call_once(|| {
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "-p", "faults"])
+            .current_dir(kit())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(built, "cannot build the faults crate");
+    });
     let mut cmd = Command::cargo_bin("grader").unwrap();
     cmd.current_dir(kit());
     cmd

@@ -1,0 +1,167 @@
+//! Hostile and broken submissions (`tests/fixtures/hostile/`): each is graded on one check and
+//! must end in a clear verdict, within the check's limit plus a margin, and leave the machine
+//! as clean as it was: no process, no IPC object, no `/dev/shm` entry, no temporary file.
+//!
+//! Every fixture is graded with the grader's full isolation (as root: namespaces and the
+//! `nobody` user); those that make sense without it are graded with `--isolation none` too.
+//! Not there: the fork bomb (root ignores `RLIMIT_NPROC`, so only the PID namespace and the
+//! unprivileged user bound it), the IPC and `/dev/shm` floods (they would land in the
+//! machine's namespace, among other programs' objects), and writes outside the folder (root
+//! may write anywhere).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rstest::rstest;
+use serde_json::Value;
+use serial_test::serial;
+
+/// The uid of the grader's sandbox user.
+const NOBODY: u32 = 65534;
+/// How long after its limit a check's verdict may come.
+const MARGIN_S: f64 = 4.0;
+
+#[rstest]
+#[case::fork_bomb("fork-bomb", &["timeout"], false)]
+#[case::infinite_loop("infinite-loop", &["timeout"], true)]
+#[case::deadlock("deadlock", &["timeout"], true)]
+#[case::segfault("segfault", &["crash"], true)]
+#[case::abort("abort", &["crash"], true)]
+#[case::flood("flood", &["fail", "timeout"], true)]
+#[case::daemon("daemon", &["fail"], true)]
+#[case::ipc_flood("ipc-flood", &["fail_leak"], false)]
+#[case::shm_fill("shm-fill", &["fail_leak", "timeout"], false)]
+#[case::write_outside("write-outside", &["fail"], false)]
+#[case::holds_output("holds-output", &["fail"], true)]
+#[serial(grading)]
+fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
+    #[case] fixture: &str,
+    #[case] verdicts: &[&str],
+    #[case] without_isolation: bool,
+) {
+    let modes: &[&str] = if without_isolation {
+        &["auto", "none"]
+    } else {
+        &["auto"]
+    };
+    for &mode in modes {
+        let before = Machine::now();
+        let (human, results) = grade(fixture, mode);
+        let test = &results["tests"][0];
+        let status = test["extra_data"]["status"].as_str().unwrap();
+        assert!(
+            verdicts.contains(&status),
+            "{fixture} ({mode}): {status}, expected one of {verdicts:?}\n{human}"
+        );
+        let (elapsed, limit) = (
+            test["extra_data"]["elapsed_s"].as_f64().unwrap(),
+            test["extra_data"]["limit_s"].as_f64().unwrap(),
+        );
+        assert!(
+            elapsed <= limit + MARGIN_S,
+            "{fixture} ({mode}): {elapsed} s for a {limit} s check\n{human}"
+        );
+        let left = Machine::now().added_since(&before);
+        assert!(
+            left.is_empty(),
+            "{fixture} ({mode}) left: {left:#?}\n{human}"
+        );
+        if fixture == "write-outside" {
+            // Only the shared temporary folders are open to it, and the grader cleans them.
+            let written: Vec<&str> = human.lines().filter(|l| l.ends_with(": written")).collect();
+            assert!(
+                human.contains("WRITTEN OUTSIDE ITS FOLDER")
+                    && written.iter().all(|l| l.trim().starts_with("/tmp/")),
+                "{human}"
+            );
+        }
+    }
+}
+
+/// Grades `fixture` on `eof-reaches-reader` (5 s) with `--isolation MODE`.
+fn grade(fixture: &str, mode: &str) -> (String, Value) {
+    let dir = common::kit()
+        .join("grader/tests/fixtures/hostile")
+        .join(fixture);
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = common::grader()
+        .arg("grade")
+        .arg(&dir)
+        .args(["-a", "pipes", "--only", "eof-reaches-reader", "--verbose"])
+        .args(["--isolation", mode, "--json"])
+        .arg(json.path())
+        .timeout(Duration::from_secs(600))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let human = String::from_utf8(out.stdout).unwrap();
+    let results = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    (human, results)
+}
+
+/// What a hostile submission could leave: processes (of the sandbox user, or running a
+/// program the grader built), SysV objects and `/dev/shm` entries of the sandbox user or named
+/// by a fixture, and temporary files of either kind.
+#[derive(Debug, Default)]
+struct Machine {
+    things: BTreeSet<String>,
+}
+
+impl Machine {
+    fn now() -> Machine {
+        let built = common::kit().join("target/ipc-lab/impl");
+        let mut things = BTreeSet::new();
+        for entry in read_dir("/proc") {
+            let Some(pid) = file_name(&entry).parse::<u32>().ok() else {
+                continue;
+            };
+            let exe = std::fs::read_link(entry.join("exe")).unwrap_or_default();
+            let uid = entry.metadata().map(|m| m.uid()).unwrap_or(0);
+            if uid == NOBODY || exe.starts_with(&built) {
+                things.insert(format!("process {pid} ({})", exe.display()));
+            }
+        }
+        for kind in ["msg", "shm", "sem"] {
+            let text = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap_or_default();
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+            let uid_at = header.iter().position(|c| *c == "uid");
+            for line in lines {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                if uid_at.and_then(|i| fields.get(i)) == Some(&NOBODY.to_string().as_str()) {
+                    things.insert(format!("{kind} {line}"));
+                }
+            }
+        }
+        for dir in ["/dev/shm", "/tmp", "/var/tmp"] {
+            for path in read_dir(dir) {
+                let owner = path.symlink_metadata().map(|m| m.uid()).unwrap_or(0);
+                if owner == NOBODY || file_name(&path).starts_with("ipclab-hostile") {
+                    things.insert(format!("file {}", path.display()));
+                }
+            }
+        }
+        Machine { things }
+    }
+
+    fn added_since(&self, before: &Machine) -> Vec<String> {
+        self.things.difference(&before.things).cloned().collect()
+    }
+}
+
+fn read_dir(dir: impl AsRef<Path>) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
