@@ -71,19 +71,32 @@ impl Isolation {
 /// ring and its input), and a bound on what a submission can fill.
 pub const DEV_SHM_SIZE: &str = "size=4g";
 
-/// Enters private namespaces if `wanted` and permitted. Call before any thread is started:
-/// `unshare` of a mount namespace is refused to a multi-threaded process.
-pub fn enter(wanted: bool) -> Isolation {
-    if !wanted {
+/// How much isolation to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Private IPC and mount namespaces (a private `/dev/shm`) where permitted.
+    Auto,
+    /// `Auto`, plus a PID namespace per check and programs run as an unprivileged user: for
+    /// submissions that may be hostile (a fork bomb, a daemon that escapes its group).
+    Strict,
+    /// The machine's namespaces and the grader's user.
+    None,
+}
+
+/// Enters private namespaces as `mode` asks and the machine permits. Call before any thread
+/// is started: `unshare` of a mount namespace is refused to a multi-threaded process.
+pub fn enter(mode: Mode) -> Isolation {
+    if mode == Mode::None {
         return Isolation::NONE;
     }
     let namespaces = try_enter().is_ok();
-    let pid_namespaces = namespaces && confine::probe_pid_namespaces().is_ok();
+    let strict = mode == Mode::Strict && namespaces;
+    let pid_namespaces = strict && confine::probe_pid_namespaces().is_ok();
     let root = nix::unistd::geteuid().is_root();
     Isolation {
         namespaces,
         pid_namespaces,
-        user: (root && namespaces).then_some(SANDBOX_USER),
+        user: (root && strict).then_some(SANDBOX_USER),
     }
 }
 

@@ -16,6 +16,7 @@ struct Cli {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum IsolationArg {
     Auto,
+    Strict,
     None,
 }
 
@@ -53,8 +54,9 @@ enum Command {
         /// Show details under passing checks too.
         #[arg(short, long)]
         verbose: bool,
-        /// `auto`: private IPC, mount and per-check PID namespaces and an unprivileged user
-        /// where permitted; `none`: the machine's namespaces and the grader's user.
+        /// `auto`: private IPC and mount namespaces (a private /dev/shm) where permitted;
+        /// `strict`: also a PID namespace per check and programs run as `nobody`, for
+        /// submissions that may be hostile; `none`: the machine's namespaces.
         #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
         isolation: IsolationArg,
         /// Run each check N times; a check whose verdict changes says "failed k of n runs".
@@ -125,10 +127,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let isolate = match &cli.command {
-        Command::Grade { isolation, .. } => *isolation == IsolationArg::Auto,
-        Command::Validate { .. } => true,
+        Command::Grade { isolation, .. } => match isolation {
+            IsolationArg::Auto => isolation::Mode::Auto,
+            IsolationArg::Strict => isolation::Mode::Strict,
+            IsolationArg::None => isolation::Mode::None,
+        },
+        Command::Validate { .. } => isolation::Mode::Auto,
         Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
-            false
+            isolation::Mode::None
         }
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.

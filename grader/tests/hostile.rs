@@ -2,8 +2,8 @@
 //! must end in a clear verdict, within the check's limit plus a margin, and leave the machine
 //! as clean as it was: no process, no IPC object, no `/dev/shm` entry, no temporary file.
 //!
-//! Every fixture is graded with the grader's full isolation (as root: namespaces and the
-//! `nobody` user); those that make sense without it are graded with `--isolation none` too.
+//! Every fixture is graded with `--isolation strict` (as root: namespaces, a PID namespace per
+//! check and the `nobody` user); those that make sense without it are graded with `--isolation none` too.
 //! Not there: the fork bomb (root ignores `RLIMIT_NPROC`, so only the PID namespace and the
 //! unprivileged user bound it), the IPC and `/dev/shm` floods (they would land in the
 //! machine's namespace, among other programs' objects), and writes outside the folder (root
@@ -44,9 +44,9 @@ fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
     #[case] without_isolation: bool,
 ) {
     let modes: &[&str] = if without_isolation {
-        &["auto", "none"]
+        &["strict", "none"]
     } else {
-        &["auto"]
+        &["strict"]
     };
     for &mode in modes {
         let before = Machine::now();
