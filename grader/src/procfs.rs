@@ -49,3 +49,16 @@ pub fn dev_shm_entries() -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// How many times process `pid` has gone to sleep of its own accord
+/// (`voluntary_ctxt_switches` in `/proc/PID/status`): a process blocked in a system call
+/// adds nothing while it waits, one that polls with a sleep adds one per try.
+pub fn voluntary_switches(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
+}

@@ -964,6 +964,7 @@ fn best_round_trips(ctx: &Ctx, n: u64, student: bool) -> Result<Duration, Failur
 }
 
 fn round_trip_latency(ctx: &Ctx) -> Result<(), Failure> {
+    server_sleeps_while_idle(ctx)?;
     let n = 2000;
     let probe = best_round_trips(ctx, n, false)?;
     let student = best_round_trips(ctx, n, true)?;
@@ -1035,4 +1036,32 @@ fn bulk_throughput(ctx: &Ctx) -> Result<(), Failure> {
             .detail("HINT: fill the whole segment before each \"ready\": one round trip on the queue per segment, not per read (lesson §15, §21).")
         })
     })
+}
+
+/// A server with no request to serve sleeps in `msgrcv` and does not wake up: over a 300 ms
+/// window it may go to sleep a few times (starting up), a server that polls with a 1 ms sleep
+/// goes hundreds of times. Counted by the kernel, so a loaded machine does not blur it.
+fn server_sleeps_while_idle(ctx: &Ctx) -> Result<(), Failure> {
+    const WINDOW: Duration = Duration::from_millis(300);
+    const ALLOWED: u64 = 10;
+    let path = key_file(ctx);
+    let server = start_server(ctx, &path)?;
+    let pid = server.pid();
+    wait_for(ctx, || {
+        queue_of(&path).is_some() || crate::procfs::gone(pid)
+    });
+    let before = crate::procfs::voluntary_switches(pid);
+    std::thread::sleep(WINDOW);
+    let after = crate::procfs::voluntary_switches(pid);
+    if let (Some(before), Some(after)) = (before, after) {
+        let woke = after.saturating_sub(before);
+        if woke > ALLOWED {
+            let failure = Failure::new(format!(
+                "the server went to sleep {woke} times in 0.3 s with no request to serve: it polls"
+            ))
+            .detail("HINT: block in msgrcv until a request comes; never poll with IPC_NOWAIT and sleep.");
+            return Err(abandon(ctx, server, failure));
+        }
+    }
+    stop(ctx, &path, server)
 }
