@@ -11,6 +11,7 @@ pub mod build;
 pub mod check;
 pub mod expect;
 pub mod grade;
+pub mod hidden;
 pub mod isolation;
 pub mod leaks;
 pub mod message;

@@ -125,7 +125,13 @@ fn main() -> ExitCode {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
                 println!("{} — {} ({total} points)", a.name, a.title);
                 for c in &a.checks {
-                    println!("  {:>2}  {:<22} {}", c.points, c.name, c.about);
+                    let mark = c.visibility.mark();
+                    let mark = if mark.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{mark} ")
+                    };
+                    println!("  {:>2}  {:<22} {mark}{}", c.points, c.name, c.about);
                 }
             }
             ExitCode::SUCCESS
