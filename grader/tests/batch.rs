@@ -70,9 +70,9 @@ fn no_edit() -> mutants::Mutant {
     }
 }
 
-/// Runs `grader batch` on `dir` and returns the CSV's `pipes` and `total` columns by
-/// submission, with the wall time.
-fn batch(dir: &Path, out: &Path, jobs: usize) -> (BTreeMap<String, (f64, f64)>, f64) {
+/// Runs `grader batch` on `dir` with the time scale `scale` and returns the CSV's `pipes` and
+/// `total` columns by submission, with the wall time.
+fn batch(dir: &Path, out: &Path, jobs: usize, scale: &str) -> (BTreeMap<String, (f64, f64)>, f64) {
     let csv = out.join("grades.csv");
     let started = Instant::now();
     common::grader()
@@ -82,9 +82,7 @@ fn batch(dir: &Path, out: &Path, jobs: usize) -> (BTreeMap<String, (f64, f64)>, 
         .arg(&csv)
         .arg("--results")
         .arg(out.join("results"))
-        // Other engineers' tests share this machine's two cores: loosen the timing bounds,
-        // which this test is not about.
-        .args(["--time-scale", "3"])
+        .args(["--time-scale", scale])
         .assert()
         .success();
     let wall = started.elapsed().as_secs_f64();
@@ -145,7 +143,9 @@ fn a_batch_scores_reference_starter_and_mutants() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("submissions");
     let named = lay_out(&dir, &kinds);
-    let (rows, _) = batch(&dir, tmp.path(), 2);
+    // Other engineers' tests share this machine's two cores: loosen the timing bounds, which
+    // this test is not about.
+    let (rows, _) = batch(&dir, tmp.path(), 2, "3");
     check_scores(&rows, &named);
     // These two mutants lose exactly the points of the checks they name.
     let (points, max) = pipes_points();
@@ -160,7 +160,7 @@ fn a_batch_scores_reference_starter_and_mutants() {
 }
 
 #[test]
-#[ignore = "a measurement: about ten minutes of both cores"]
+#[ignore = "a measurement: several minutes of both cores"]
 #[serial(grading)]
 fn the_batch_of_50() {
     let all: Vec<Kind> = mutants::load("pipes")
@@ -179,11 +179,23 @@ fn the_batch_of_50() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("submissions");
     let named = lay_out(&dir, &kinds);
-    let (rows, wall) = batch(&dir, tmp.path(), 2);
-    check_scores(&rows, &named);
+    // As an instructor should run it with as many jobs as cores: the timing bounds loosened
+    // by 2, for the graders compete with each other (at 1, one reference in ten lost a
+    // timing check's points on this shared machine). IPCLAB_BATCH_SCALE overrides it.
+    let scale = std::env::var("IPCLAB_BATCH_SCALE").unwrap_or_else(|_| "2".into());
+    let (rows, wall) = batch(&dir, tmp.path(), 2, &scale);
     println!(
-        "batch of {}: {wall:.0} s wall ({:.1} s per submission), -a pipes --jobs 2",
+        "batch of {}: {wall:.0} s wall ({:.1} s per submission), -a pipes --jobs 2 --time-scale {scale}",
         rows.len(),
         wall / rows.len() as f64
     );
+    let mut by_kind: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (name, (pipes, _)) in &rows {
+        let kind = name.split_once('-').map_or(name.as_str(), |(_, k)| k);
+        by_kind.entry(kind.to_string()).or_default().push(*pipes);
+    }
+    for (kind, scores) in &by_kind {
+        println!("  {kind}: {scores:?}");
+    }
+    check_scores(&rows, &named);
 }
