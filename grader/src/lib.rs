@@ -13,6 +13,7 @@ pub mod confine;
 pub mod expect;
 pub mod faults;
 pub mod grade;
+pub mod hidden;
 pub mod isolation;
 pub mod leaks;
 pub mod message;

@@ -65,6 +65,10 @@ enum Command {
         /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+        /// A line put above the report and at the top of results.json's `output` (the
+        /// Gradescope autograder's note of changed files).
+        #[arg(long, value_name = "TEXT")]
+        notice: Option<String>,
     },
     /// Grades every submission folder under DIR, a few at a time, and writes a CSV of scores.
     Batch {
@@ -150,7 +154,13 @@ fn main() -> ExitCode {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
                 println!("{} — {} ({total} points)", a.name, a.title);
                 for c in &a.checks {
-                    println!("  {:>2}  {:<22} {}", c.points, c.name, c.about);
+                    let mark = c.visibility.mark();
+                    let mark = if mark.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{mark} ")
+                    };
+                    println!("  {:>2}  {:<22} {mark}{}", c.points, c.name, c.about);
                 }
             }
             ExitCode::SUCCESS
@@ -253,6 +263,7 @@ fn main() -> ExitCode {
             verbose,
             work_dir,
             repeat,
+            notice,
             isolation: _,
         } => {
             if let Err(code) = known_assignments(&wanted) {
@@ -290,13 +301,19 @@ fn main() -> ExitCode {
                     report.assignments.push(grade::grade(&staged, &a, &options));
                 }
             }
+            if let Some(notice) = &notice {
+                println!("NOTICE: {notice}\n");
+            }
             print!("{}", report.human(verbose));
             let classroom_json = classroom
                 .as_ref()
                 .map(|_| report.classroom().to_string() + "\n");
             let gradescope = json.as_ref().map(|_| {
-                serde_json::to_string_pretty(&report.gradescope()).expect("the report serialises")
-                    + "\n"
+                let mut results = report.gradescope();
+                if let Some(notice) = &notice {
+                    results.output = format!("{notice}\n\n{}", results.output);
+                }
+                serde_json::to_string_pretty(&results).expect("the report serialises") + "\n"
             });
             let outputs = [
                 (json, gradescope),

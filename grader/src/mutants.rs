@@ -39,11 +39,20 @@ pub fn path(assignment: &str) -> PathBuf {
         .join("mutants.toml")
 }
 
-/// Reads the mutants of `assignment`.
+/// Reads the mutants of `assignment`, with those of its hidden checks (`hidden.toml`, if it
+/// has one) when the grader has them.
 pub fn load(assignment: &str) -> Result<Vec<Mutant>> {
-    let path = path(assignment);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut mutants = read(&path(assignment))?;
+    let hidden = path(assignment).with_file_name("hidden.toml");
+    if crate::hidden::included() && hidden.is_file() {
+        mutants.extend(read(&hidden)?);
+    }
+    Ok(mutants)
+}
+
+fn read(path: &Path) -> Result<Vec<Mutant>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: File =
         toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
     Ok(file.mutant)

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::check::Visibility;
 use crate::grade::AssignmentResult;
 use crate::message;
 use crate::outcome::Status;
@@ -57,11 +58,15 @@ impl Report {
                 } else {
                     String::new()
                 };
-                let why = if v.status.passed() && v.reason.is_empty() {
+                let mut why = if v.status.passed() && v.reason.is_empty() {
                     String::new()
                 } else {
                     format!("  {}", message::escape(&v.reason))
                 };
+                let mark = visibility(&a.name, &c.name).mark();
+                if !mark.is_empty() {
+                    why = format!("  {mark}{why}");
+                }
                 out.push_str(&format!(
                     "  {:<9} {:>2}/{:<2} {:<width$}{why}{time}\n",
                     message::status_word(v.status),
@@ -117,6 +122,7 @@ impl Report {
                         },
                         output: output.trim().to_string(),
                         tags: vec![a.name.clone()],
+                        visibility: visibility(&a.name, &c.name),
                         extra_data: ExtraData {
                             assignment: a.name.clone(),
                             check: c.name.clone(),
@@ -141,6 +147,27 @@ impl Report {
             tests,
         }
     }
+}
+
+/// Who sees a check's result, as its assignment declares it (visible for a check this grader
+/// does not know).
+pub fn visibility(assignment: &str, check: &str) -> Visibility {
+    use std::collections::BTreeMap;
+    static ALL: std::sync::OnceLock<BTreeMap<(String, String), Visibility>> =
+        std::sync::OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        crate::assignments::all()
+            .iter()
+            .flat_map(|a| {
+                a.checks
+                    .iter()
+                    .map(|c| ((a.name.to_string(), c.name.to_string()), c.visibility))
+            })
+            .collect()
+    });
+    all.get(&(assignment.to_string(), check.to_string()))
+        .copied()
+        .unwrap_or_default()
 }
 
 fn round3(x: f64) -> f64 {
@@ -175,6 +202,9 @@ pub struct GradescopeTest {
     pub output: String,
     /// The assignment's name.
     pub tags: Vec<String>,
+    /// Gradescope's `visibility`, written only when not `visible` (Gradescope's default).
+    #[serde(skip_serializing_if = "Visibility::is_visible")]
+    pub visibility: Visibility,
     /// IPC Lab's own fields: the precise status and timings.
     pub extra_data: ExtraData,
 }
@@ -432,6 +462,18 @@ mod tests {
                 checks,
             }],
         }
+    }
+
+    /// A hidden check is marked in the table and hidden in results.json.
+    #[cfg(feature = "instructor")]
+    #[test]
+    fn hidden_checks_are_marked() {
+        let mut report = sample();
+        report.assignments[0].checks[0].name = "many-stages".into();
+        assert!(report.human(false).contains("many-stages  [hidden]"));
+        let json = serde_json::to_value(report.gradescope()).unwrap();
+        assert_eq!(json["tests"][0]["visibility"], "hidden");
+        assert!(json["tests"][1].get("visibility").is_none());
     }
 
     #[test]

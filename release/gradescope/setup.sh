@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, in /autograder/source, when it builds the autograder's image:
+# it installs a C compiler and the Rust toolchain where missing, builds the kit's grader into
+# source/bin/, and builds the starter once so that submissions reuse its dependencies.
+# AUTOGRADER_ROOT (default /autograder) moves everything, for tests.
+set -euo pipefail
+root="${AUTOGRADER_ROOT:-/autograder}"
+src="$root/source"
+
+if ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v curl >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential curl ca-certificates
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal --default-toolchain stable
+fi
+
+cd "$src/kit"
+cargo build --release --locked --quiet -p grader
+mkdir -p "$src/bin"
+cp "${CARGO_TARGET_DIR:-$src/kit/target}/release/grader" "$src/bin/grader"
+# The grader builds every submission in $root/work/grader/target: fill it with the starter's
+# dependencies now.
+(cd "$src/kit/starter" && CARGO_TARGET_DIR="$root/work/grader/target" cargo build --release --locked --quiet)
