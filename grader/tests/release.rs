@@ -1,7 +1,8 @@
 //! The student release: `make student-release DEST=dir` writes the repository students receive
 //! (starter, grader without hidden checks, mutants or the kit's tests, specs, the student
 //! Makefile, README and workflow; no solution), and `make grade A=pipes` there grades the
-//! starter: no points, every check "not implemented".
+//! starter: no points, every check "not implemented"; `make classroom`, the workflow's grading
+//! step, hands GitHub Classroom the same.
 
 mod common;
 
@@ -91,6 +92,42 @@ fn the_student_release_grades_the_starter_with_no_hidden_checks() {
         assert_eq!(status, "not_implemented", "{check}: {report}");
     }
     assert!(!report.contains("[hidden]"), "{report}");
+
+    // What the student workflow's grading step runs: the points for GitHub Classroom go,
+    // base64-encoded, to the step's `result` output.
+    let github_output = tmp.path().join("github-output");
+    let classroom = Command::new("make")
+        .args(["classroom", "A=pipes"])
+        .current_dir(&dest)
+        .env("CARGO_TARGET_DIR", shared_target())
+        .env("GITHUB_OUTPUT", &github_output)
+        .output()
+        .unwrap();
+    assert!(
+        classroom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&classroom.stderr)
+    );
+    let output = std::fs::read_to_string(&github_output).unwrap();
+    let encoded = output
+        .trim()
+        .strip_prefix("result=")
+        .expect("a result output");
+    let decoded = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(encoded.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let runner: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(runner["max_score"], visible, "{runner}");
+    assert_eq!(runner["status"], "fail", "{runner}");
+    assert!(dest.join("results.json").is_file());
 
     let listed = Command::new(shared_target().join("release/grader"))
         .arg("list")
