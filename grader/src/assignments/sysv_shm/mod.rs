@@ -903,7 +903,7 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
         best = best.min(took);
     }
     let rate = len as f64 / best.as_secs_f64().max(1e-9);
-    let bound = 0.25 / ctx.scale();
+    let bound = 0.1 / ctx.scale();
     let mibs = |r: f64| r / MIB as f64;
     ensure(rate >= bound * probe, || {
         Failure::new(format!(
