@@ -321,6 +321,9 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         Output::File(f) => cmd.stdout(f.try_clone()?),
         Output::Capture | Output::Compare(_) | Output::Count => cmd.stdout(Stdio::piped()),
     };
+    // The clock starts before the fork, so that a run's wall time is never shorter than the
+    // time the program itself measured (a program that waits 300 ms takes 300 ms or more).
+    let started = Instant::now();
     let mut child = confine::in_check_namespace(|| cmd.spawn())?;
     let pid = child.id() as i32;
     if let Some(cpu) = spec.cpu {
@@ -354,7 +357,7 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         command,
         child,
         pidfd,
-        started: Instant::now(),
+        started,
         killed: None,
         held,
         stdin,
