@@ -20,13 +20,12 @@ copy() {
   tar -C "$kit" --exclude=target --exclude='*.snap.new' --exclude='*.pending-snap' -cf - "$@" |
     tar -C "$dest" -xf -
 }
-copy starter specs bench grader Cargo.toml Cargo.lock
+copy starter specs bench faults grader Cargo.toml Cargo.lock
 
 # The grader: no tests of the kit, no mutants, no hidden checks.
 rm -rf "$dest/grader/tests" "$dest/grader/src/snapshots" "$dest/bench/tests"
 find "$dest/grader/src/assignments" \( -name mutants.toml -o -name 'hidden.*' \) -delete
-rm "$dest/grader/src/mutants.rs"
-sed -i '/^pub mod mutants;$/d' "$dest/grader/src/lib.rs"
+rm "$dest/grader/src/mutants.rs" "$dest/grader/src/validate.rs"
 sed -i 's/^default = \["instructor"\]$/default = []/' "$dest/grader/Cargo.toml"
 grep -qx 'default = \[\]' "$dest/grader/Cargo.toml" || {
   echo "student-release: could not turn the instructor feature off in grader/Cargo.toml" >&2

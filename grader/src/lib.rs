@@ -17,6 +17,7 @@ pub mod hidden;
 pub mod isolation;
 pub mod leaks;
 pub mod message;
+#[cfg(feature = "instructor")]
 pub mod mutants;
 pub mod outcome;
 pub mod probe;
@@ -26,6 +27,7 @@ pub mod run;
 pub mod starter;
 pub mod stream;
 mod sys;
+#[cfg(feature = "instructor")]
 pub mod validate;
 
 pub use sys::IpcKind;

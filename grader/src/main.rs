@@ -93,6 +93,7 @@ enum Command {
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         time_scale: f64,
     },
+    #[cfg(feature = "instructor")]
     /// Grades every mutant with all the checks of its assignment and prints a table; fails if
     /// a mutant passes everything or a check it names, or if a check fails no mutant.
     Validate {
@@ -136,6 +137,7 @@ fn main() -> ExitCode {
             IsolationArg::Strict => isolation::Mode::Strict,
             IsolationArg::None => isolation::Mode::None,
         },
+        #[cfg(feature = "instructor")]
         Command::Validate { .. } => isolation::Mode::Auto,
         Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
             isolation::Mode::None
@@ -145,6 +147,7 @@ fn main() -> ExitCode {
     let isolation = isolation::enter(isolate);
     run::init();
     match cli.command {
+        #[cfg(feature = "instructor")]
         Command::Validate {
             assignments: wanted,
             time_scale,
@@ -372,6 +375,7 @@ fn known_assignments(wanted: &[String]) -> Result<(), ExitCode> {
     }
 }
 
+#[cfg(feature = "instructor")]
 /// `grader validate`: every mutant against every check of its assignment.
 fn validate(wanted: &[String], time_scale: f64, isolation: isolation::Isolation) -> ExitCode {
     let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -17,7 +17,7 @@ trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage/zip/kit"
 tar -C "$kit" --exclude=target --exclude=tests --exclude=snapshots --exclude='*.snap.new' \
-  -cf - Cargo.toml Cargo.lock grader bench specs starter | tar -C "$stage/zip/kit" -xf -
+  -cf - Cargo.toml Cargo.lock grader bench faults specs starter | tar -C "$stage/zip/kit" -xf -
 cp "$kit/release/gradescope/setup.sh" "$kit/release/gradescope/run_autograder" "$stage/zip/"
 chmod +x "$stage/zip/setup.sh" "$stage/zip/run_autograder"
 

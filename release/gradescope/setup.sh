@@ -18,9 +18,11 @@ if ! command -v cargo >/dev/null; then
 fi
 
 cd "$src/kit"
-cargo build --release --locked --quiet -p grader
+cargo build --release --locked --quiet -p grader -p faults
 mkdir -p "$src/bin"
 cp "${CARGO_TARGET_DIR:-$src/kit/target}/release/grader" "$src/bin/grader"
+# The fault-injection library the grader preloads is looked for beside it.
+cp "${CARGO_TARGET_DIR:-$src/kit/target}/release/libipclab_faults.so" "$src/bin/"
 # The grader builds every submission in $root/work/grader/target: fill it with the starter's
 # dependencies now.
 (cd "$src/kit/starter" && CARGO_TARGET_DIR="$root/work/grader/target" cargo build --release --locked --quiet)
