@@ -499,8 +499,12 @@ fn pingpong_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let mut procs = Procs::new(ctx, "out")?;
     let pong = procs.start(pingpong_spec(ctx, "pong", &name, 2, None))?;
     let deadline = Instant::now() + ctx.limit() / 3;
+    // Both names exist *and* pong sleeps in its wait: a kill inside sem_open could leave
+    // glibc's temporary `sem.XXXXXX` behind, which no program could remove.
+    let pong_pid = procs.pid(pong);
     crate::procfs::poll_until(deadline, || {
-        named_left(&name).len() == 2 || procs.exited(pong)
+        (named_left(&name).len() == 2 && crate::procfs::state(pong_pid) == Some('S'))
+            || procs.exited(pong)
     });
     procs.kill(pong);
     procs.wait(pong);
