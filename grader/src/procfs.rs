@@ -24,8 +24,8 @@ pub fn poll_for(within: Duration, done: impl FnMut() -> bool) -> bool {
 
 /// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`…), `None` once the process is reaped.
 pub fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text).map(|s| s.state)
 }
 
 /// Whether process `pid` has exited (a zombie, or reaped).
@@ -61,4 +61,78 @@ pub fn voluntary_switches(pid: i32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// One line of `/proc/PID/stat`, the fields the grader uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    /// The process id.
+    pub pid: i32,
+    /// Its command name.
+    pub comm: String,
+    /// Its state letter (`R`, `S`, `Z`…).
+    pub state: char,
+    /// Its parent's pid.
+    pub ppid: i32,
+    /// Its process group.
+    pub pgrp: i32,
+}
+
+/// Parses `/proc/PID/stat`: the command name is in parentheses and may hold spaces and
+/// parentheses, so the fields are read after the last `) `.
+pub fn parse_stat(pid: i32, text: &str) -> Option<Stat> {
+    let (head, rest) = text.rsplit_once(") ")?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    let comm = head
+        .split_once(" (")
+        .map(|(_, c)| c)
+        .unwrap_or("")
+        .to_string();
+    Some(Stat {
+        pid,
+        comm,
+        state,
+        ppid,
+        pgrp,
+    })
+}
+
+/// Every process on the machine (of the grader's PID namespace), by pid.
+pub fn processes() -> Vec<Stat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut all: Vec<Stat> = dir
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(pid, &text)
+        })
+        .collect();
+    all.sort_by_key(|s| s.pid);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_name_with_spaces_and_parentheses_is_read_whole() {
+        let stat = parse_stat(42, "42 (a) b (c) S 7 42 42 0 -1").unwrap();
+        assert_eq!(
+            stat,
+            Stat {
+                pid: 42,
+                comm: "a) b (c".into(),
+                state: 'S',
+                ppid: 7,
+                pgrp: 42
+            }
+        );
+    }
 }

@@ -543,43 +543,15 @@ impl Running {
 
 /// The processes whose process group is `pgid`, read from `/proc`.
 pub fn group_members(pgid: i32) -> Vec<Leftover> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The command name is in parentheses and may hold spaces; the fields after it are
-        // the state, ppid and pgrp.
-        let Some((head, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|p| p.parse::<i32>().ok()) != Some(pgid) {
-            continue;
-        }
-        let comm = head
-            .split_once(" (")
-            .map(|(_, c)| c)
-            .unwrap_or("")
-            .to_string();
-        found.push(Leftover {
-            pid,
-            comm,
-            zombie: fields.first() == Some(&"Z"),
-        });
-    }
-    found.sort_by_key(|l| l.pid);
-    found
+    crate::procfs::processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid)
+        .map(|p| Leftover {
+            pid: p.pid,
+            comm: p.comm,
+            zombie: p.state == 'Z',
+        })
+        .collect()
 }
 
 /// Kills every process of group `pgid` and reaps those that were handed to the grader (it is
@@ -638,32 +610,11 @@ pub fn end_descendants() {
 
 /// The live (not zombie) descendants of `ancestor`, from the parent links in `/proc`.
 pub fn descendants(ancestor: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut parent = std::collections::HashMap::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.first() == Some(&"Z") {
-            continue;
-        }
-        if let Some(ppid) = fields.get(1).and_then(|p| p.parse::<i32>().ok()) {
-            parent.insert(pid, ppid);
-        }
-    }
+    let parent: std::collections::HashMap<i32, i32> = crate::procfs::processes()
+        .into_iter()
+        .filter(|p| p.state != 'Z')
+        .map(|p| (p.pid, p.ppid))
+        .collect();
     let mut found: Vec<i32> = parent
         .keys()
         .copied()
