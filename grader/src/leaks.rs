@@ -158,6 +158,106 @@ pub fn parse_sysvipc(kind: IpcKind, text: &str, id_column: &str) -> Vec<Object> 
         .collect()
 }
 
+/// One row of a `/proc/sysvipc` table with every column the kernel gives, for `grader doctor`:
+/// the object, and who owns it, whether it is attached and when it was last used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysvEntry {
+    /// The object, as [`parse_sysvipc`] reads it.
+    pub object: Object,
+    /// The owner's uid (`uid`; `IPC_SET` may change it, the creator's `cuid` stays).
+    pub uid: u32,
+    /// The mode bits (`perms`, octal), with `SHM_DEST` (0o1000) on a segment marked for
+    /// removal that is still attached.
+    pub mode: u32,
+    /// Bytes: a segment's `size`, a queue's `cbytes`; a set's `nsems` (semaphores).
+    pub size: u64,
+    /// A segment's `nattch`: processes attached to it (0 for queues and sets).
+    pub attached: u64,
+    /// Pids the kernel remembers: a segment's creator and last `shmat`/`shmdt` (`cpid`,
+    /// `lpid`), a queue's last sender and receiver (`lspid`, `lrpid`); 0 left out.
+    pub pids: Vec<i32>,
+    /// The last time, in seconds since the epoch, the object was created, changed or used
+    /// (the largest of `ctime`, `atime`, `dtime`, `stime`, `rtime`, `otime`); 0 if none.
+    pub last_used: i64,
+}
+
+/// `SHM_DEST` in a segment's mode: marked for removal, destroyed when the last process
+/// detaches.
+pub const SHM_DEST: u32 = 0o1000;
+
+impl SysvEntry {
+    /// Whether the segment is marked for removal (and still attached).
+    pub fn marked_for_removal(&self) -> bool {
+        self.mode & SHM_DEST != 0
+    }
+}
+
+/// Parses one `/proc/sysvipc` table (`msg`, `shm` or `sem`) into [`SysvEntry`]s, by column
+/// name as [`parse_sysvipc`] does, with the same objects; a row without a uid is skipped.
+pub fn parse_sysvipc_entries(kind: IpcKind, text: &str) -> Vec<SysvEntry> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    let id_column = match kind {
+        IpcKind::Msg => "msqid",
+        IpcKind::Shm => "shmid",
+        IpcKind::Sem => "semid",
+    };
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let number = |name: &str| -> Option<i64> {
+                let at = columns.iter().position(|c| *c == name)?;
+                fields.get(at)?.parse().ok()
+            };
+            let many =
+                |names: &[&str]| -> Vec<i64> { names.iter().filter_map(|n| number(n)).collect() };
+            let object = Object::SysV {
+                kind,
+                key: number("key")?,
+                id: number(id_column)?.try_into().ok()?,
+                creator: number("cpid").and_then(|p| p.try_into().ok()),
+            };
+            let perms = columns
+                .iter()
+                .position(|c| *c == "perms")
+                .and_then(|i| fields.get(i));
+            Some(SysvEntry {
+                object,
+                uid: number("uid")?.try_into().ok()?,
+                mode: perms
+                    .and_then(|p| u32::from_str_radix(p, 8).ok())
+                    .unwrap_or(0),
+                size: many(&["size", "cbytes", "nsems"])
+                    .first()
+                    .map_or(0, |&n| n.max(0) as u64),
+                attached: number("nattch").map_or(0, |n| n.max(0) as u64),
+                pids: many(&["cpid", "lpid", "lspid", "lrpid"])
+                    .into_iter()
+                    .filter_map(|p| i32::try_from(p).ok().filter(|&p| p > 0))
+                    .collect(),
+                last_used: many(&["ctime", "atime", "dtime", "stime", "rtime", "otime"])
+                    .into_iter()
+                    .max()
+                    .unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Every SysV object of one kind now listed in `/proc/sysvipc`, with its columns.
+pub fn sysv_entries(kind: IpcKind) -> std::io::Result<Vec<SysvEntry>> {
+    let file = match kind {
+        IpcKind::Msg => "msg",
+        IpcKind::Shm => "shm",
+        IpcKind::Sem => "sem",
+    };
+    let text = std::fs::read_to_string(Path::new("/proc/sysvipc").join(file))?;
+    Ok(parse_sysvipc_entries(kind, &text))
+}
+
 /// A temporary path that no other run uses, for `ftok` files and object names.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -204,6 +304,65 @@ mod tests {
             }]
         );
         assert!(parse_sysvipc(IpcKind::Sem, "", "semid").is_empty());
+    }
+
+    #[test]
+    fn entries_carry_owner_attachments_and_last_use() {
+        // The headers of Linux 6.x, and a segment marked for removal while attached.
+        let shm = "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n\
+                   \x20        0          7  1600                  4096  4242  4243      2  1000  1000  1000  1000 1700000100 1700000050 1700000200                  4096                     0\n";
+        let msg = "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n\
+                   1627415586          3   600          96          2   77     0 65534     0     0     0 1700000300          0 1700000000\n\
+                   garbage\n";
+        let sem = "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n\
+                   \x20       42          9   600          8     0     0     0     0          0 1700000000\n";
+        let shm_entries = parse_sysvipc_entries(IpcKind::Shm, shm);
+        assert_eq!(
+            shm_entries,
+            [SysvEntry {
+                object: Object::SysV {
+                    kind: IpcKind::Shm,
+                    id: 7,
+                    key: 0,
+                    creator: Some(4242)
+                },
+                uid: 1000,
+                mode: 0o1600,
+                size: 4096,
+                attached: 2,
+                pids: vec![4242, 4243],
+                last_used: 1700000200,
+            }]
+        );
+        assert!(shm_entries[0].marked_for_removal());
+        let msg_entries = parse_sysvipc_entries(IpcKind::Msg, msg);
+        assert_eq!(msg_entries.len(), 1);
+        assert_eq!(
+            (
+                msg_entries[0].uid,
+                msg_entries[0].size,
+                msg_entries[0].attached
+            ),
+            (65534, 96, 0)
+        );
+        assert_eq!(msg_entries[0].pids, [77]);
+        assert_eq!(msg_entries[0].last_used, 1700000300);
+        assert!(!msg_entries[0].marked_for_removal());
+        let sem_entries = parse_sysvipc_entries(IpcKind::Sem, sem);
+        assert_eq!((sem_entries[0].size, sem_entries[0].uid), (8, 0));
+        // The same objects as the leak snapshot reads.
+        for (kind, text, id) in [
+            (IpcKind::Shm, shm, "shmid"),
+            (IpcKind::Msg, msg, "msqid"),
+            (IpcKind::Sem, sem, "semid"),
+        ] {
+            let objects: Vec<Object> = parse_sysvipc_entries(kind, text)
+                .into_iter()
+                .map(|e| e.object)
+                .collect();
+            assert_eq!(objects, parse_sysvipc(kind, text, id));
+        }
+        assert!(parse_sysvipc_entries(IpcKind::Msg, "").is_empty());
     }
 
     #[test]

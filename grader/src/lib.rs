@@ -10,6 +10,7 @@ pub mod batch;
 pub mod build;
 pub mod check;
 pub mod confine;
+pub mod doctor;
 pub mod expect;
 pub mod faults;
 pub mod grade;

@@ -106,6 +106,20 @@ enum Command {
     },
     /// Lists the assignments and their checks.
     List,
+    /// Checks this machine before grading: tools, the isolation `grade` will use, IPC limits
+    /// against what the checks need, and your stale IPC objects (removed only with --clean).
+    Doctor {
+        /// Remove the stale objects listed: yours, not attached, not mapped or open by a
+        /// running process. Asks first.
+        #[arg(long)]
+        clean: bool,
+        /// With --clean: remove without asking (needed without a terminal).
+        #[arg(long, requires = "clean")]
+        yes: bool,
+        /// Print, as JSON, the limits seen from inside the isolation `grade` enters.
+        #[arg(long, hide = true, conflicts_with = "clean")]
+        probe: bool,
+    },
     /// Runs a check's helper tool (used by the checks themselves).
     #[command(hide = true)]
     Tool {
@@ -139,6 +153,8 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "instructor")]
         Command::Validate { .. } => isolation::Mode::Auto,
+        Command::Doctor { probe: true, .. } => isolation::Mode::Auto,
+        Command::Doctor { .. } => isolation::Mode::None,
         Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
             isolation::Mode::None
         }
@@ -152,6 +168,10 @@ fn main() -> ExitCode {
             assignments: wanted,
             time_scale,
         } => validate(&wanted, time_scale, isolation),
+        Command::Doctor { probe: true, .. } => grader::doctor::print_probe(isolation),
+        Command::Doctor { clean, yes, .. } => {
+            grader::doctor::run(grader::doctor::Options { clean, yes })
+        }
         Command::List => {
             for a in assignments::all() {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
