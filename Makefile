@@ -4,6 +4,8 @@
 #   make grade IMPL=solution        grade another folder shaped like starter/
 #   make grade A=pipes              one assignment
 #   make grade JSON=results.json    also write Gradescope's results.json
+#   make doctor                     check this machine before grading: tools, isolation, IPC
+#                                   limits, your stale IPC objects (CLEAN=1 offers to remove them)
 #   make check-solution             grade solution/; fails unless it has full marks
 #   make starter                    regenerate starter/ from solution/'s marked regions
 #   make validate-grader            every mutant against every check, as a table
@@ -20,6 +22,8 @@ A ?=
 JSON ?=
 SCALE ?= 1
 QUICK ?=
+CLEAN ?=
+YES ?=
 OUT ?= target/bench
 DEST ?=
 
@@ -27,10 +31,20 @@ DEST ?=
 GRADER := cargo build --release --quiet -p grader -p faults && cargo run --release --quiet -p grader --
 GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
-.PHONY: grade check-solution starter test lint bench validate-grader student-release gradescope lint-workflows
+.PHONY: grade doctor check-solution starter test lint bench validate-grader student-release gradescope lint-workflows
 
 grade:
 	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
+
+# What this machine lacks for grading and the IPC objects you left behind (`grader doctor`).
+# It removes nothing unless CLEAN=1, and then asks first (YES=1: without asking). Without cargo
+# or a C compiler the grader cannot be built, so those two are checked here first.
+doctor:
+	@command -v cargo >/dev/null || { echo "FAIL  cargo: not found"; \
+		echo "      fix: install Rust 1.95 or later with rustup (https://rustup.rs)"; exit 1; }
+	@command -v cc >/dev/null || { echo "FAIL  cc: not found: Rust links every program with it"; \
+		echo "      fix: install gcc (Debian/Ubuntu: sudo apt install gcc)"; exit 1; }
+	cargo run --release --quiet -p grader -- doctor $(if $(CLEAN),--clean) $(if $(YES),--yes)
 
 check-solution:
 	$(GRADER) grade solution --require-full $(GRADE_FLAGS)
