@@ -131,6 +131,8 @@ pub struct Probe {
     pub dev_shm: Option<(u64, u64)>,
     /// The page size, which `shmall` counts in.
     pub page: u64,
+    /// Memory available and swap free (`/proc/meminfo`), where a tmpfs's pages come from.
+    pub memory: Option<u64>,
 }
 
 /// What the SysV objects of an IPC namespace use of its limits.
@@ -180,6 +182,7 @@ impl Probe {
             in_use,
             dev_shm,
             page,
+            memory: memory_available(),
         }
     }
 
@@ -200,6 +203,25 @@ impl Probe {
     fn number(&self, name: &str) -> Option<u64> {
         self.sysctl.get(name)?.parse().ok()
     }
+}
+
+/// `MemAvailable` plus `SwapFree` of `/proc/meminfo`, in bytes.
+fn memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo(&text)
+}
+
+/// `MemAvailable` plus `SwapFree` (0 if absent) of a `/proc/meminfo`, in bytes.
+pub fn parse_meminfo(text: &str) -> Option<u64> {
+    let kib = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((kib("MemAvailable:")? + kib("SwapFree:").unwrap_or(0)) * KIB)
 }
 
 /// `grader doctor --probe`: the [`Probe`] of the isolation this process entered, as JSON.
@@ -261,9 +283,10 @@ pub fn run(options: Options) -> ExitCode {
     found.extend(rlimits(me));
     section(title, found);
 
-    let objects = Held::scan(me);
+    let (objects, unread) = Held::scan(me);
     let stale: Vec<&Held> = objects.iter().filter(|h| h.in_use.is_none()).collect();
     let mut found: Vec<Finding> = objects.iter().map(Held::finding).collect();
+    found.extend(unread);
     if found.is_empty() {
         found.push(Finding::ok(
             "none: no SysV object and no /dev/shm entry of yours",
@@ -302,7 +325,7 @@ fn confirm(n: usize) -> bool {
 /// Removes the objects of `listed` that are still there and still stale (looked up again
 /// just before), printing each.
 fn clean(me: u32, listed: &[&Held]) -> Vec<Finding> {
-    let now = Held::scan(me);
+    let (now, _) = Held::scan(me);
     let mut findings = Vec::new();
     for held in listed {
         let Some(current) = now.iter().find(|h| h.same(held)) else {
@@ -572,29 +595,36 @@ pub fn limits(probe: &Probe) -> Vec<Finding> {
         "make room in /dev/shm: make doctor CLEAN=1, or sudo mount -o remount,size={}M /dev/shm",
         (DEV_SHM_LARGEST_RING + DEV_SHM_FOR_CHECKS).div_ceil(MIB)
     );
-    found.push(match probe.dev_shm {
-        Some((size, free)) if free < DEV_SHM_FOR_CHECKS => Finding::bad(
+    // A tmpfs's size is a cap, not a reservation: its pages come from memory and swap.
+    let dev_shm = probe.dev_shm.map(|(size, free)| match probe.memory {
+        Some(memory) if memory < free => (size, memory, " (memory and swap available)"),
+        _ => (size, free, ""),
+    });
+    found.push(match dev_shm {
+        Some((size, free, memory)) if free < DEV_SHM_FOR_CHECKS => Finding::bad(
             Level::Fail,
             format!(
-                "/dev/shm: {} free of {}, below the {} posix-shm's `throughput` check uses",
+                "/dev/shm: {} free{memory} of {}, below the {} posix-shm's `throughput` check \
+                 uses",
                 bytes(free),
                 bytes(size),
                 bytes(DEV_SHM_FOR_CHECKS)
             ),
             remount,
         ),
-        Some((size, free)) if free < DEV_SHM_LARGEST_RING => Finding::bad(
+        Some((size, free, memory)) if free < DEV_SHM_LARGEST_RING => Finding::bad(
             Level::Warn,
             format!(
-                "/dev/shm: {} free of {}: enough for the checks, not for the 1 GiB ring \
-                 specs/posix-shm.md allows",
+                "/dev/shm: {} free{memory} of {}: enough for the checks, not for the 1 GiB \
+                 ring specs/posix-shm.md allows",
                 bytes(free),
                 bytes(size)
             ),
             remount,
         ),
-        Some((size, free)) => Finding::ok(format!(
-            "/dev/shm: {} free of {} (needs {} for the checks, {} for posix-shm's largest ring)",
+        Some((size, free, memory)) => Finding::ok(format!(
+            "/dev/shm: {} free{memory} of {} (needs {} for the checks, {} for posix-shm's \
+             largest ring)",
             bytes(free),
             bytes(size),
             bytes(DEV_SHM_FOR_CHECKS),
@@ -702,17 +732,32 @@ struct Held {
 }
 
 impl Held {
-    /// The user's SysV objects and `/dev/shm` entries now.
-    fn scan(me: u32) -> Vec<Held> {
+    /// The user's SysV objects and `/dev/shm` entries now, and a `WARN` for each table that
+    /// could not be read.
+    fn scan(me: u32) -> (Vec<Held>, Vec<Finding>) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut held = Vec::new();
-        for kind in [IpcKind::Msg, IpcKind::Shm, IpcKind::Sem] {
-            for entry in leaks::sysv_entries(kind).unwrap_or_default() {
-                if entry.uid == me {
-                    held.push(Held::sysv(&entry, now));
-                }
+        let mut unread = Vec::new();
+        let tables = [
+            (IpcKind::Msg, "q", "message queues"),
+            (IpcKind::Shm, "m", "shared-memory segments"),
+            (IpcKind::Sem, "s", "semaphore sets"),
+        ];
+        for (kind, flag, what) in tables {
+            match leaks::sysv_entries(kind) {
+                Ok(entries) => held.extend(
+                    entries
+                        .iter()
+                        .filter(|e| e.uid == me)
+                        .map(|e| Held::sysv(e, now)),
+                ),
+                Err(e) => unread.push(Finding::bad(
+                    Level::Warn,
+                    format!("/proc/sysvipc cannot be read ({e}): your {what} are unknown"),
+                    format!("list them with: ipcs -{flag} -c"),
+                )),
             }
         }
         let users = dev_shm_users();
@@ -722,7 +767,7 @@ impl Held {
             let Ok(meta) = Path::new(DEV_SHM).join(&name).symlink_metadata() else {
                 continue;
             };
-            if meta.uid() != me {
+            if meta.uid() != me || !meta.is_file() {
                 continue;
             }
             let last = meta.mtime().max(meta.ctime());
@@ -735,7 +780,7 @@ impl Held {
                 object: Object::PosixShm { name },
             });
         }
-        held
+        (held, unread)
     }
 
     fn sysv(entry: &SysvEntry, now: i64) -> Held {
@@ -937,6 +982,7 @@ mod tests {
             in_use: InUse::default(),
             dev_shm: Some((4 * GIB, 4 * GIB)),
             page: 4096,
+            memory: Some(8 * GIB),
         }
     }
 
@@ -978,6 +1024,24 @@ mod tests {
         probe.dev_shm = Some((2 * GIB, 512 * MIB));
         let found = levels(&limits(&probe));
         assert_eq!(found.last().unwrap().0, Level::Warn, "{found:?}");
+        // A private 4 GiB /dev/shm on a machine with less memory: the memory counts.
+        probe.dev_shm = Some((4 * GIB, 4 * GIB));
+        probe.memory = Some(100 * MIB);
+        let found = levels(&limits(&probe));
+        assert!(
+            found.last().unwrap().1.starts_with(
+                "/dev/shm: 100.0 MiB free (memory and swap available) of 4.0 GiB, below"
+            ),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn meminfo_gives_memory_and_swap_available() {
+        let text = "MemTotal:  8000 kB\nMemAvailable:  3000 kB\nSwapFree:  1000 kB\n";
+        assert_eq!(parse_meminfo(text), Some(4000 * 1024));
+        assert_eq!(parse_meminfo("MemAvailable: 5 kB\n"), Some(5 * 1024));
+        assert_eq!(parse_meminfo("MemTotal: 5 kB\n"), None);
     }
 
     #[test]
