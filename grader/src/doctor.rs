@@ -37,7 +37,7 @@ pub const MSGQ_LARGEST_MESSAGE: u64 = 40 + 8000;
 /// Queues a check holds at once: `specs/msgq.md` §2.1, one queue per server.
 pub const MSGQ_QUEUES: u64 = 1;
 /// The largest SysV segment a check makes: `specs/sysv-shm.md`, check `transfer-throughput`, a
-/// ring of D = 16 MiB after the 4096-byte header (§3).
+/// ring of D = 16 MiB after the 4096-byte header (§5.1).
 pub const SHM_LARGEST_SEGMENT: u64 = 4096 + 16 * MIB;
 /// Segments a check holds at once: `specs/msgq.md`, check `transfer-peer-dies`, the killed
 /// client's segment (until the server detaches) beside the next client's.
@@ -45,13 +45,13 @@ pub const SHM_SEGMENTS: u64 = 2;
 /// Semaphores in the largest set: `specs/semaphores.md`, checks `ring-order` and
 /// `ring-race-free-init`, one set of K = 8.
 pub const SEMS_PER_SET: u64 = 8;
-/// Sets a check holds at once: `specs/semaphores.md` §3–§4, one set.
+/// Sets a check holds at once: `specs/semaphores.md` §3.2 and §4, one set.
 pub const SEM_SETS: u64 = 1;
 /// `/dev/shm` space a check uses: `specs/posix-shm.md`, check `throughput`, a 256 MiB input file
 /// in `/dev/shm` and an object of the 4096-byte header and a 1 MiB ring (§4).
 pub const DEV_SHM_FOR_CHECKS: u64 = 256 * MIB + 4096 + MIB;
-/// The largest object the handout allows: `specs/posix-shm.md` §2, `--ring` up to 1G after the
-/// 4096-byte header.
+/// The largest object the handout allows: `specs/posix-shm.md` §2.1, `--ring` up to 1G after
+/// the 4096-byte header (§4).
 pub const DEV_SHM_LARGEST_RING: u64 = 4096 + GIB;
 /// Tasks (processes and threads) of the user a check adds: `specs/msgq.md`, check
 /// `full-queue-no-deadlock`, 13 processes at once (12 clients and the server), and beside each
@@ -315,7 +315,7 @@ pub fn run(options: Options) -> ExitCode {
 
 /// Asks on the terminal whether to remove `n` objects.
 fn confirm(n: usize) -> bool {
-    print!("Remove the {n} stale object(s) marked WARN above? [y/N] ");
+    print!("Remove the {n} stale object(s) listed above? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
