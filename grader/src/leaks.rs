@@ -39,7 +39,8 @@ impl fmt::Display for Object {
                     IpcKind::Shm => "shared-memory segment",
                     IpcKind::Sem => "semaphore set",
                 };
-                write!(f, "SysV {what} id {id}, key {key:#010x}")?;
+                // A key is a 32-bit `key_t`; /proc/sysvipc prints it signed, ipcs as unsigned.
+                write!(f, "SysV {what} id {id}, key {:#010x}", *key as i32 as u32)?;
                 if let Some(pid) = creator {
                     write!(f, ", created by pid {pid}")?;
                 }
@@ -382,6 +383,16 @@ mod tests {
             creator: None,
         };
         assert_eq!(q.to_string(), "SysV message queue id 5, key 0x00001234");
+        let negative = Object::SysV {
+            kind: IpcKind::Msg,
+            key: -775_014_561,
+            id: 5,
+            creator: None,
+        };
+        assert!(
+            negative.to_string().ends_with("key 0xd1ce375f"),
+            "{negative}"
+        );
         assert_eq!(q.removal_command(), "ipcrm -q 5");
     }
 
