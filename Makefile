@@ -52,10 +52,14 @@ lint:
 	cd solution && cargo clippy --release --all-targets -- -D warnings
 	cd starter && RUSTFLAGS="-D warnings" cargo build --release --quiet
 
+# Ends by showing the tests left nothing behind: no IPC object, /dev/shm or /tmp entry, or
+# process of the kit's that was not there when they started (.ci/leftovers).
 test: lint lint-workflows
+	@mkdir -p target && .ci/leftovers snapshot target/leftovers-before
 	$(GRADER) starter --check
 	cargo test --release
 	$(MAKE) validate-grader A=
+	.ci/leftovers compare target/leftovers-before
 
 bench:
 	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)
