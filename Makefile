@@ -9,7 +9,8 @@
 #   make check-solution             grade solution/; fails unless it has full marks
 #   make starter                    regenerate starter/ from solution/'s marked regions
 #   make validate-grader            every mutant against every check, as a table
-#   make test                       the kit's tests (lint, starter drift, grader, mutants)
+#   make test                       the kit's tests (lint, starter drift, grader, and
+#                                   validate-grader: every mutant graded)
 #   make bench                      the copy-versus-map experiment on this machine (specs/bench.md)
 #   make bench QUICK=1 OUT=dir      fewer sizes and runs (~15 s); results into dir
 #   make student-release DEST=dir   write the repository students receive (no solution, no
@@ -53,9 +54,10 @@ starter:
 	$(GRADER) starter
 
 # Every mutant against every check of its assignment, as a table; fails if a mutant passes
-# everything or a check it names, or if some check fails no mutant.
+# everything or a check it names, or if some check fails no mutant. JOBS graders at once.
+JOBS ?= 2
 validate-grader:
-	$(GRADER) validate $(if $(A),-a $(A)) --time-scale $(SCALE)
+	$(GRADER) validate $(if $(A),-a $(A)) --jobs $(JOBS) --time-scale $(SCALE)
 
 lint:
 	cargo fmt --all --check
@@ -64,9 +66,14 @@ lint:
 	cd solution && cargo clippy --release --all-targets -- -D warnings
 	cd starter && RUSTFLAGS="-D warnings" cargo build --release --quiet
 
+# Ends by showing the tests left nothing behind: no IPC object, /dev/shm or /tmp entry, or
+# process of the kit's that was not there when they started (.ci/leftovers).
 test: lint lint-workflows
+	@mkdir -p target && .ci/leftovers snapshot target/leftovers-before
 	$(GRADER) starter --check
 	cargo test --release
+	$(MAKE) validate-grader A=
+	.ci/leftovers compare target/leftovers-before
 
 bench:
 	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)

@@ -52,53 +52,53 @@ pub fn submissions(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Grades every submission and writes the CSV; returns the rows by submission name.
-pub fn run(batch: &Batch) -> Result<BTreeMap<String, Row>> {
-    let all = submissions(&batch.submissions)?;
-    std::fs::create_dir_all(&batch.results)
-        .with_context(|| format!("cannot create {}", batch.results.display()))?;
-    let exe = std::env::current_exe().context("cannot find the grader's own executable")?;
-    let bar = indicatif::ProgressBar::new(all.len() as u64);
+/// One grading to run in a grader process of its own.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The name it is reported under.
+    pub name: String,
+    /// The implementation to grade.
+    pub dir: PathBuf,
+    /// Where its `results.json` goes.
+    pub json: PathBuf,
+    /// Extra arguments for `grader grade` (assignments, time scale…).
+    pub args: Vec<String>,
+}
+
+/// Runs `grader grade` (the executable `exe`) for every job, `workers` at a time, with a
+/// progress bar; a job whose `results.json` exists is skipped unless `force`. Returns, by job
+/// name, why a grading produced no results (the grader's last `grader:` line); its partial
+/// `results.json` is removed so that a resumed run grades it again.
+pub fn grade_all(
+    exe: &Path,
+    jobs: &[Job],
+    workers: usize,
+    force: bool,
+) -> BTreeMap<String, String> {
+    let bar = indicatif::ProgressBar::new(jobs.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    let queue = Arc::new(Mutex::new(all.clone()));
+    let queue = Arc::new(Mutex::new(jobs.iter().rev().collect::<Vec<_>>()));
     let errors: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     std::thread::scope(|scope| {
-        for _ in 0..batch.jobs.max(1) {
-            let (queue, errors, bar, exe) = (queue.clone(), errors.clone(), bar.clone(), &exe);
+        for _ in 0..workers.max(1) {
+            let (queue, errors, bar) = (queue.clone(), errors.clone(), bar.clone());
             scope.spawn(move || {
                 loop {
-                    let Some(sub) = queue.lock().expect("queue lock").pop() else {
+                    let Some(job) = queue.lock().expect("queue lock").pop() else {
                         break;
                     };
-                    let name = name_of(&sub);
-                    let json = batch.results.join(format!("{name}.json"));
-                    if batch.force || !json.is_file() {
-                        bar.set_message(name.clone());
-                        let out = Command::new(exe)
-                            .arg("grade")
-                            .arg(&sub)
-                            .arg("--json")
-                            .arg(&json)
-                            .args(&batch.grade_args)
-                            .output();
-                        let failed = match out {
-                            Ok(o) if o.status.success() => None,
-                            Ok(o) => Some(
-                                String::from_utf8_lossy(&o.stderr)
-                                    .lines()
-                                    .rfind(|l| l.starts_with("grader:"))
-                                    .unwrap_or("the grader failed")
-                                    .to_string(),
-                            ),
-                            Err(e) => Some(format!("cannot run the grader: {e}")),
-                        };
-                        if let Some(why) = failed {
-                            let _ = std::fs::remove_file(&json);
-                            errors.lock().expect("errors lock").insert(name, why);
+                    if force || !job.json.is_file() {
+                        bar.set_message(job.name.clone());
+                        if let Some(why) = grade_one(exe, job) {
+                            let _ = std::fs::remove_file(&job.json);
+                            errors
+                                .lock()
+                                .expect("errors lock")
+                                .insert(job.name.clone(), why);
                         }
                     }
                     bar.inc(1);
@@ -107,18 +107,60 @@ pub fn run(batch: &Batch) -> Result<BTreeMap<String, Row>> {
         }
     });
     bar.finish_and_clear();
-    let errors = errors.lock().expect("errors lock").clone();
+    errors.lock().expect("errors lock").clone()
+}
+
+/// Runs one grading; returns why it failed, if it did.
+fn grade_one(exe: &Path, job: &Job) -> Option<String> {
+    let out = Command::new(exe)
+        .arg("grade")
+        .arg(&job.dir)
+        .arg("--json")
+        .arg(&job.json)
+        .args(&job.args)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .rfind(|l| l.starts_with("grader:"))
+                .unwrap_or("the grader failed")
+                .to_string(),
+        ),
+        Err(e) => Some(format!("cannot run the grader: {e}")),
+    }
+}
+
+/// Grades every submission and writes the CSV; returns the rows by submission name.
+pub fn run(batch: &Batch) -> Result<BTreeMap<String, Row>> {
+    let all = submissions(&batch.submissions)?;
+    std::fs::create_dir_all(&batch.results)
+        .with_context(|| format!("cannot create {}", batch.results.display()))?;
+    let exe = std::env::current_exe().context("cannot find the grader's own executable")?;
+    let jobs: Vec<Job> = all
+        .iter()
+        .map(|sub| {
+            let name = name_of(sub);
+            Job {
+                json: batch.results.join(format!("{name}.json")),
+                name,
+                dir: sub.clone(),
+                args: batch.grade_args.clone(),
+            }
+        })
+        .collect();
+    let errors = grade_all(&exe, &jobs, batch.jobs, batch.force);
     let mut rows = BTreeMap::new();
-    for sub in &all {
-        let name = name_of(sub);
-        let row = match errors.get(&name) {
+    for job in &jobs {
+        let row = match errors.get(&job.name) {
             Some(why) => Row {
                 error: Some(why.clone()),
                 ..Row::default()
             },
-            None => read_row(&batch.results.join(format!("{name}.json"))),
+            None => read_row(&job.json),
         };
-        rows.insert(name, row);
+        rows.insert(job.name.clone(), row);
     }
     write_csv(&batch.csv, &rows)?;
     Ok(rows)

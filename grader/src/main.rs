@@ -100,6 +100,9 @@ enum Command {
         /// Only this assignment (repeatable); all when omitted.
         #[arg(short = 'a', long = "assignment", value_name = "NAME")]
         assignments: Vec<String>,
+        /// Graders running at once (each mutant is graded by a grader process of its own).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
         /// Multiply every time limit and timing bound (for slow machines).
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         time_scale: f64,
@@ -151,13 +154,14 @@ fn main() -> ExitCode {
             IsolationArg::Strict => isolation::Mode::Strict,
             IsolationArg::None => isolation::Mode::None,
         },
-        #[cfg(feature = "instructor")]
-        Command::Validate { .. } => isolation::Mode::Auto,
         Command::Doctor { probe: true, .. } => isolation::Mode::Auto,
         Command::Doctor { .. } => isolation::Mode::None,
         Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
             isolation::Mode::None
         }
+        // Each mutant is graded by a grader process of its own, which isolates itself.
+        #[cfg(feature = "instructor")]
+        Command::Validate { .. } => isolation::Mode::None,
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
     let isolation = isolation::enter(isolate);
@@ -166,8 +170,9 @@ fn main() -> ExitCode {
         #[cfg(feature = "instructor")]
         Command::Validate {
             assignments: wanted,
+            jobs,
             time_scale,
-        } => validate(&wanted, time_scale, isolation),
+        } => validate(&wanted, jobs, time_scale),
         Command::Doctor { probe: true, .. } => grader::doctor::print_probe(isolation),
         Command::Doctor { clean, yes, .. } => {
             grader::doctor::run(grader::doctor::Options { clean, yes })
@@ -397,35 +402,35 @@ fn known_assignments(wanted: &[String]) -> Result<(), ExitCode> {
 
 #[cfg(feature = "instructor")]
 /// `grader validate`: every mutant against every check of its assignment.
-fn validate(wanted: &[String], time_scale: f64, isolation: isolation::Isolation) -> ExitCode {
+fn validate(wanted: &[String], jobs: usize, time_scale: f64) -> ExitCode {
+    if let Err(code) = known_assignments(wanted) {
+        return code;
+    }
     let kit = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
     let work = grade::default_work_dir();
-    let options = grade::Options {
-        time_scale,
-        seed: 0x1bc_1ab,
-        only: Vec::new(),
-        tool: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader")),
-        isolation,
-        repeat: 1,
-    };
+    let grader = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader"));
     let chosen: Vec<_> = assignments::all()
         .into_iter()
         .filter(|a| wanted.is_empty() || wanted.iter().any(|w| w == a.name))
         .collect();
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for a in chosen.iter().filter(|a| !a.checks.is_empty()) {
-        eprintln!("grader: grading the mutants of {} …", a.name);
-        match grader::validate::assignment(&kit, &work, a, &options) {
-            Ok(found) => rows.extend(found),
-            Err(e) => problems.push(format!("{}: {e:#}", a.name)),
+    let options = grader::validate::Options {
+        kit: &kit,
+        work: &work,
+        grader: &grader,
+        jobs,
+        grade_args: vec!["--time-scale".into(), time_scale.to_string()],
+    };
+    let rows = match grader::validate::run(&chosen, &options) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("grader: {e:#}");
+            return ExitCode::FAILURE;
         }
-    }
-    let (table, found) = grader::validate::table(&rows, &chosen);
-    problems.extend(found);
+    };
+    let (table, problems) = grader::validate::table(&rows, &chosen);
     print!("{table}");
     for p in &problems {
         println!("PROBLEM: {p}");
