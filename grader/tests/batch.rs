@@ -107,7 +107,7 @@ fn batch(dir: &Path, out: &Path, jobs: usize, scale: &str) -> (BTreeMap<String, 
 
 /// Checks every row against its kind: the reference earns every point, the starter none, a
 /// mutant at most the points of the checks it does not name.
-fn check_scores(rows: &BTreeMap<String, (f64, f64)>, kinds: &BTreeMap<String, Kind>) {
+fn check_scores(rows: &BTreeMap<String, (f64, f64)>, kinds: &BTreeMap<String, Kind>, out: &Path) {
     let (points, max) = pipes_points();
     assert_eq!(rows.len(), kinds.len());
     let mut wrong = Vec::new();
@@ -123,7 +123,15 @@ fn check_scores(rows: &BTreeMap<String, (f64, f64)>, kinds: &BTreeMap<String, Ki
             }
         };
         if !ok {
-            wrong.push(format!("{name}: {pipes}/{max}"));
+            // Which checks took the points, as its results.json tells.
+            let json = out.join("results").join(format!("{name}.json"));
+            let results = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+            let lost: Vec<String> = common::statuses(&results)
+                .into_iter()
+                .filter(|(_, status)| status != "pass")
+                .map(|(check, status)| format!("{check} {status}"))
+                .collect();
+            wrong.push(format!("{name}: {pipes}/{max} ({})", lost.join(", ")));
         }
     }
     assert!(wrong.is_empty(), "unexpected scores: {}", wrong.join(", "));
@@ -146,7 +154,7 @@ fn a_batch_scores_reference_starter_and_mutants() {
     // Other engineers' tests share this machine's two cores: loosen the timing bounds, which
     // this test is not about.
     let (rows, _) = batch(&dir, tmp.path(), 2, "3");
-    check_scores(&rows, &named);
+    check_scores(&rows, &named, tmp.path());
     // These two mutants lose exactly the points of the checks they name.
     let (points, max) = pipes_points();
     assert_eq!(
@@ -197,5 +205,5 @@ fn the_batch_of_50() {
     for (kind, scores) in &by_kind {
         println!("  {kind}: {scores:?}");
     }
-    check_scores(&rows, &named);
+    check_scores(&rows, &named, tmp.path());
 }
