@@ -183,6 +183,26 @@ pub fn new_pid_namespace() -> io::Result<Init> {
     Ok(Init { pid })
 }
 
+/// Runs `f` in a forked child and says whether it returned true there: a way to try what
+/// cannot be undone (entering a user namespace). Call only while the grader has one thread.
+pub fn in_child(f: impl FnOnce() -> bool) -> bool {
+    // SAFETY: the grader has a single thread when it calls this (before it starts any), so
+    // the child may do whatever the parent could; it leaves by `_exit`, so that nothing the
+    // parent owns is flushed or dropped twice.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            let code = if f() { 0 } else { 1 };
+            // SAFETY: `_exit` takes an integer and does not return.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => matches!(
+            nix::sys::wait::waitpid(child, None),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        ),
+        Err(_) => false,
+    }
+}
+
 /// Forks a child that exits at once, and reaps it.
 fn burn_a_pid() -> io::Result<()> {
     // SAFETY: the grader has other threads, so the child may only make async-signal-safe

@@ -59,7 +59,7 @@ impl Isolation {
         let user = match self.user {
             Some((uid, _)) => format!("programs run as uid {uid}"),
             None => format!(
-                "programs run as the grader's user (uid {})",
+                "programs run as the grader's user, uid {}",
                 nix::unistd::geteuid()
             ),
         };
@@ -153,8 +153,17 @@ pub fn enter(mode: Mode) -> Result<Isolation, String> {
         return Ok(Isolation::NONE);
     }
     let root = nix::unistd::geteuid().is_root();
-    let namespaces = try_enter().is_ok();
-    let pid_namespaces = namespaces && confine::probe_pid_namespaces().is_ok();
+    let namespaces = if root {
+        try_enter().is_ok()
+    } else {
+        // A user namespace cannot be left once entered: try it all in a child first.
+        confine::in_child(|| enter_user_namespace().is_ok() && try_enter().is_ok())
+            && enter_user_namespace().is_ok()
+            && try_enter().is_ok()
+    };
+    // A grader in a user namespace of its own may make PID namespaces but not come back from
+    // one into its own, which belongs to the machine: PID namespaces need root.
+    let pid_namespaces = namespaces && root && confine::probe_pid_namespaces().is_ok();
     let isolation = Isolation {
         namespaces,
         pid_namespaces,
@@ -162,8 +171,9 @@ pub fn enter(mode: Mode) -> Result<Isolation, String> {
     };
     if mode == Mode::Strict && !isolation.full() {
         let missing = if !namespaces {
-            "the grader may not make IPC and mount namespaces here (it needs root or \
-             unprivileged user namespaces)"
+            "the grader may not make IPC and mount namespaces here"
+        } else if !root {
+            "PID namespaces need root (run it with sudo)"
         } else {
             "the grader may not make PID namespaces here"
         };
@@ -173,6 +183,23 @@ pub fn enter(mode: Mode) -> Result<Isolation, String> {
         ));
     }
     Ok(isolation)
+}
+
+/// Enters a new user namespace in which the grader keeps its own uid and gid (and has the
+/// capabilities to make the other namespaces). Its programs run as that same unprivileged
+/// user: a program the grader starts keeps no capability.
+fn enter_user_namespace() -> std::io::Result<()> {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    unshare(CloneFlags::CLONE_NEWUSER)?;
+    // Without this a process without privilege may not write its gid map (kernels before 3.19
+    // have no such file).
+    match std::fs::write("/proc/self/setgroups", "deny") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    Ok(())
 }
 
 fn try_enter() -> nix::Result<()> {
