@@ -224,6 +224,12 @@ impl Ctx {
         self
     }
 
+    /// The user and group the check's programs run as, if not the grader's: what the grader
+    /// makes for them to use (a pre-existing object) must be theirs.
+    pub fn user(&self) -> Option<(u32, u32)> {
+        self.sandbox.and_then(|s| s.user)
+    }
+
     /// The path of the implementation's binary `name`.
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bins

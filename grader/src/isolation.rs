@@ -1,19 +1,18 @@
 //! Isolation of the grader's IPC, processes and files from the rest of the machine.
 //!
-//! Where it may (as root), the grader moves itself at start-up into a new IPC namespace and a
-//! new mount namespace with a private tmpfs on `/dev/shm`. Everything it starts inherits both:
-//! `/proc/sysvipc` and `/dev/shm` then hold only the objects of this grading, so a leak is
-//! attributed to the check that made it even while other programs (another grader, a student's
-//! own tests) use IPC on the same machine, and whatever is left vanishes with the grader.
-//! Each check then gets a PID namespace of its own, whose init the grader kills when the check
-//! ends: every descendant dies with it, even one that left its process group and daemonised.
-//! Student processes run as an unprivileged user, so that the process limit binds and the
-//! grader's files are out of reach.
+//! Where it may (as root, or in a user namespace of its own), the grader moves itself at
+//! start-up into a new IPC namespace and a new mount namespace with a private tmpfs on
+//! `/dev/shm`. Everything it starts inherits both: `/proc/sysvipc` and `/dev/shm` then hold only
+//! the objects of this grading, so a leak is attributed to the check that made it even while
+//! other programs (another grader, a student's own tests) use IPC on the same machine, and
+//! whatever is left vanishes with the grader. Each check then gets a PID namespace of its own,
+//! whose init the grader kills when the check ends: every descendant dies with it, even one that
+//! left its process group and daemonised. Run as root, the grader runs student processes as an
+//! unprivileged user, so that the process limit binds and the grader's files are out of reach.
 //!
-//! Where it may not, it grades in the machine's namespaces as the user it runs as: leaks are
-//! attributed by snapshot alone, and leftover processes are found as the grader's descendants
-//! (it is the child subreaper of everything it starts). The report's header says which mode
-//! ran.
+//! Where it may not, it grades in the machine's namespaces: leaks are attributed by snapshot
+//! alone, and leftover processes are found as the grader's descendants (it is the child
+//! subreaper of everything it starts). The report's header says which mode ran.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
@@ -47,8 +46,29 @@ impl Isolation {
         user: None,
     };
 
+    /// Whether this is full isolation: IPC, mount and PID namespaces, and programs that do
+    /// not run as root.
+    pub fn full(self) -> bool {
+        self.namespaces
+            && self.pid_namespaces
+            && (self.user.is_some() || !nix::unistd::geteuid().is_root())
+    }
+
     /// The words in the report's header.
     pub fn describe(self) -> String {
+        let user = match self.user {
+            Some((uid, _)) => format!("programs run as uid {uid}"),
+            None => format!(
+                "programs run as the grader's user, uid {}",
+                nix::unistd::geteuid()
+            ),
+        };
+        if self.full() {
+            return format!(
+                "full (private IPC and mount namespaces and /dev/shm, a PID namespace per \
+                 check; {user})"
+            );
+        }
         let mut text = if self.namespaces {
             String::from("namespaces (private IPC namespace and /dev/shm")
         } else {
@@ -59,11 +79,51 @@ impl Isolation {
         } else {
             text.push_str("; process groups");
         }
-        match self.user {
-            Some((uid, _)) => text.push_str(&format!("; programs run as uid {uid})")),
-            None => text.push_str("; programs run as the grader's user)"),
-        }
+        text.push_str(&format!("; {user})"));
         text
+    }
+
+    /// Checks that the sandbox user can reach what its programs need: `executables` (the
+    /// built programs, the grader's own helper; folders must be searchable) and `readable`
+    /// (the fault-injection library). A grader in a folder others may not enter (a home folder
+    /// of mode 0750) cannot run programs as another user; the error names what is out of
+    /// reach (see [`Isolation::without_user`]).
+    pub fn reaching(self, executables: &[&Path], readable: &[&Path]) -> Result<Isolation, String> {
+        let Some(user) = self.user else {
+            return Ok(self);
+        };
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(
+                r#"for p; do case $p in r:*) [ -r "${p#r:}" ] ;; *) [ -x "${p#x:}" ] ;; esac || { echo "${p#?:}"; exit 1; }; done"#,
+            )
+            .arg("sh")
+            .args(readable.iter().map(|p| format!("r:{}", p.display())))
+            .args(executables.iter().map(|p| format!("x:{}", p.display())))
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        confine::apply(
+            &mut cmd,
+            confine::Sandbox {
+                limits: confine::Limits::for_check(Duration::from_secs(5)),
+                user: Some(user),
+            },
+        );
+        match cmd.output() {
+            Ok(out) if out.status.success() => Ok(self),
+            Ok(out) => Err(format!(
+                "uid {} cannot reach {}",
+                user.0,
+                String::from_utf8_lossy(&out.stdout).trim()
+            )),
+            Err(e) => Err(format!("cannot run a program as uid {}: {e}", user.0)),
+        }
+    }
+
+    /// The same isolation with programs run as the grader's own user.
+    pub fn without_user(self) -> Isolation {
+        Isolation { user: None, ..self }
     }
 }
 
@@ -74,30 +134,72 @@ pub const DEV_SHM_SIZE: &str = "size=4g";
 /// How much isolation to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Private IPC and mount namespaces (a private `/dev/shm`) where permitted.
+    /// Everything the machine permits: private IPC and mount namespaces (a private
+    /// `/dev/shm`) and a PID namespace per check where they can be made (as root, or in a user
+    /// namespace of the grader's own), programs run as an unprivileged user when the grader is
+    /// root; else snapshot and diff, process groups, the grader's user.
     Auto,
-    /// `Auto`, plus a PID namespace per check and programs run as an unprivileged user: for
-    /// submissions that may be hostile (a fork bomb, a daemon that escapes its group).
+    /// `Auto`, but refuse to grade (exit 2) where full isolation cannot be had.
     Strict,
     /// The machine's namespaces and the grader's user.
     None,
 }
 
 /// Enters private namespaces as `mode` asks and the machine permits. Call before any thread
-/// is started: `unshare` of a mount namespace is refused to a multi-threaded process.
-pub fn enter(mode: Mode) -> Isolation {
+/// is started: `unshare` of a mount namespace is refused to a multi-threaded process. Fails
+/// only for `Strict` without full isolation, saying what is missing.
+pub fn enter(mode: Mode) -> Result<Isolation, String> {
     if mode == Mode::None {
-        return Isolation::NONE;
+        return Ok(Isolation::NONE);
     }
-    let namespaces = try_enter().is_ok();
-    let strict = mode == Mode::Strict && namespaces;
-    let pid_namespaces = strict && confine::probe_pid_namespaces().is_ok();
     let root = nix::unistd::geteuid().is_root();
-    Isolation {
+    let namespaces = if root {
+        try_enter().is_ok()
+    } else {
+        // A user namespace cannot be left once entered: try it all in a child first.
+        confine::in_child(|| enter_user_namespace().is_ok() && try_enter().is_ok())
+            && enter_user_namespace().is_ok()
+            && try_enter().is_ok()
+    };
+    // A grader in a user namespace of its own may make PID namespaces but not come back from
+    // one into its own, which belongs to the machine: PID namespaces need root.
+    let pid_namespaces = namespaces && root && confine::probe_pid_namespaces().is_ok();
+    let isolation = Isolation {
         namespaces,
         pid_namespaces,
-        user: (root && strict).then_some(SANDBOX_USER),
+        user: root.then_some(SANDBOX_USER),
+    };
+    if mode == Mode::Strict && !isolation.full() {
+        let missing = if !namespaces {
+            "the grader may not make IPC and mount namespaces here"
+        } else if !root {
+            "PID namespaces need root (run it with sudo)"
+        } else {
+            "the grader may not make PID namespaces here"
+        };
+        return Err(format!(
+            "--isolation strict: full isolation is not available: {missing}; \
+             `--isolation auto` grades with what there is"
+        ));
     }
+    Ok(isolation)
+}
+
+/// Enters a new user namespace in which the grader keeps its own uid and gid (and has the
+/// capabilities to make the other namespaces). Its programs run as that same unprivileged
+/// user: a program the grader starts keeps no capability.
+fn enter_user_namespace() -> std::io::Result<()> {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    unshare(CloneFlags::CLONE_NEWUSER)?;
+    // Without this a process without privilege may not write its gid map (kernels before 3.19
+    // have no such file).
+    match std::fs::write("/proc/self/setgroups", "deny") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    Ok(())
 }
 
 fn try_enter() -> nix::Result<()> {
@@ -206,4 +308,13 @@ fn owned_temp_entries(user: Option<(u32, u32)>) -> BTreeSet<PathBuf> {
         .filter(|e| e.path().symlink_metadata().is_ok_and(|m| m.uid() == uid))
         .map(|e| e.path())
         .collect()
+}
+
+/// The pid that process `pid` (a pid of the grader's namespace) has in its own PID namespace,
+/// the one it reads with `getpid` and writes where a spec asks for its pid: the last field of
+/// `NSpid:` in `/proc/PID/status`. `None` once the process is gone.
+pub fn own_pid(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
 }

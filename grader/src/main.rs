@@ -54,9 +54,11 @@ enum Command {
         /// Show details under passing checks too.
         #[arg(short, long)]
         verbose: bool,
-        /// `auto`: private IPC and mount namespaces (a private /dev/shm) where permitted;
-        /// `strict`: also a PID namespace per check and programs run as `nobody`, for
-        /// submissions that may be hostile; `none`: the machine's namespaces.
+        /// `auto`: full isolation where the machine permits it (private IPC and mount
+        /// namespaces and /dev/shm, a PID namespace per check, programs run as `nobody` when
+        /// the grader is root), else what it permits (snapshot and diff, process groups);
+        /// `strict`: the same, but exit 2 where full isolation is not available; `none`: the
+        /// machine's namespaces and the grader's user. The report's header says which ran.
         #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
         isolation: IsolationArg,
         /// Run each check N times; a check whose verdict changes says "failed k of n runs".
@@ -164,7 +166,13 @@ fn main() -> ExitCode {
         Command::Validate { .. } => isolation::Mode::None,
     };
     // Before any thread starts: entering a mount namespace needs a single-threaded process.
-    let isolation = isolation::enter(isolate);
+    let isolation = match isolation::enter(isolate) {
+        Ok(isolation) => isolation,
+        Err(e) => {
+            eprintln!("grader: {e}");
+            return ExitCode::from(2);
+        }
+    };
     run::init();
     match cli.command {
         #[cfg(feature = "instructor")]
@@ -310,6 +318,10 @@ fn main() -> ExitCode {
                 }
             };
             let tool = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader"));
+            let isolation = match reachable(isolation, isolate, &staged, &tool) {
+                Ok(isolation) => isolation,
+                Err(code) => return code,
+            };
             let options = grade::Options {
                 time_scale,
                 seed,
@@ -381,6 +393,31 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `isolation` once it is known that the sandbox user can run the built programs, the
+/// grader's helper and the fault-injection library; else the grader's own user, with a
+/// warning (`auto`), or exit 2 (`strict`).
+fn reachable(
+    isolation: isolation::Isolation,
+    mode: isolation::Mode,
+    staged: &build::Staged,
+    tool: &std::path::Path,
+) -> Result<isolation::Isolation, ExitCode> {
+    let built = staged.bins.parent().unwrap_or(&staged.bins);
+    let library = grader::faults::library();
+    let readable: Vec<&std::path::Path> = library.as_deref().into_iter().collect();
+    match isolation.reaching(&[built, tool], &readable) {
+        Ok(isolation) => Ok(isolation),
+        Err(why) if mode == isolation::Mode::Strict => {
+            eprintln!("grader: --isolation strict: {why}");
+            Err(ExitCode::from(2))
+        }
+        Err(why) => {
+            eprintln!("grader: {why}: programs run as the grader's user");
+            Ok(isolation.without_user())
         }
     }
 }

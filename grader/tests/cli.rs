@@ -53,3 +53,71 @@ fn the_committed_starter_is_what_the_solution_generates() {
         .assert()
         .success();
 }
+
+/// Runs the grader without `CAP_SYS_ADMIN`, as a container that forbids new namespaces would
+/// (root keeps the right to change users).
+fn grader_without_namespaces() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new("setpriv");
+    cmd.current_dir(common::kit())
+        .args(["--bounding-set=-sys_admin", "--"])
+        .arg(assert_cmd::cargo::cargo_bin("grader"));
+    cmd
+}
+
+#[test]
+fn strict_isolation_refuses_to_grade_without_namespaces() {
+    let _ = common::grader(); // the grader is built
+    grader_without_namespaces()
+        .args(["grade", "solution", "-a", "pipes", "--isolation", "strict"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--isolation strict: full isolation is not available",
+        ));
+}
+
+#[test]
+#[serial_test::serial(grading)]
+fn auto_isolation_falls_back_to_snapshots_and_says_so() {
+    let _ = common::grader(); // the grader and the fault-injection library are built
+    let out = grader_without_namespaces()
+        .args([
+            "grade",
+            "solution",
+            "-a",
+            "pipes",
+            "--only",
+            "eof-reaches-reader",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let human = String::from_utf8(out.stdout).unwrap();
+    let header = human.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("isolation: snapshot (the machine's IPC namespace, diffed per check; process groups; programs run as uid 65534)"),
+        "{human}"
+    );
+    assert!(human.contains("PASS"), "{human}");
+}
+
+#[test]
+#[serial_test::serial(grading)]
+fn the_default_isolation_is_full_as_root() {
+    if !nix::unistd::geteuid().is_root() {
+        return; // without root the grader has no PID namespaces: nothing to check here
+    }
+    let (human, _) = common::grade(
+        &common::kit().join("solution"),
+        "pipes",
+        &["eof-reaches-reader".to_string()],
+    );
+    assert!(
+        human.lines().next().unwrap_or_default().contains(
+            "isolation: full (private IPC and mount namespaces and /dev/shm, a PID namespace \
+             per check; programs run as uid 65534)"
+        ),
+        "{human}"
+    );
+}

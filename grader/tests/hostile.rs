@@ -2,12 +2,17 @@
 //! must end in a clear verdict, within the check's limit plus a margin, and leave the machine
 //! as clean as it was: no process, no IPC object, no `/dev/shm` entry, no temporary file.
 //!
-//! Every fixture is graded with `--isolation strict` (as root: namespaces, a PID namespace per
-//! check and the `nobody` user); those that make sense without it are graded with `--isolation none` too.
-//! Not there: the fork bomb (root ignores `RLIMIT_NPROC`, so only the PID namespace and the
-//! unprivileged user bound it), the IPC and `/dev/shm` floods (they would land in the
-//! machine's namespace, among other programs' objects), and writes outside the folder (root
-//! may write anywhere).
+//! Every fixture is graded with `--isolation strict` (the default's full isolation, required:
+//! as root, IPC, mount and PID namespaces and the `nobody` user); those that make sense without
+//! it are graded with `--isolation none` too, where process groups and the grader as child
+//! subreaper end what the programs leave. Not there: the fork bomb (root ignores
+//! `RLIMIT_NPROC`, so only the PID namespace and the unprivileged user bound it), the IPC and
+//! `/dev/shm` floods (they would land in the machine's namespace, among other programs'
+//! objects), and writes outside the folder (root may write anywhere).
+//!
+//! A grader killed by SIGKILL in the middle of a check leaves no program running either: in
+//! full isolation its PID namespace dies with it (a fork bomb's thousands of processes too);
+//! in `none` the programs it started die with it (their parent-death signal).
 
 mod common;
 
@@ -80,6 +85,80 @@ fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
             );
         }
     }
+}
+
+#[rstest]
+#[case::full_fork_bomb("strict", "fork-bomb")]
+#[case::none_deadlock("none", "deadlock")]
+#[serial(grading)]
+fn a_grader_killed_mid_check_leaves_no_program_running(#[case] mode: &str, #[case] fixture: &str) {
+    use nix::sys::signal::{Signal, kill};
+    let dir = common::kit()
+        .join("grader/tests/fixtures/hostile")
+        .join(fixture);
+    let before = Machine::now();
+    let before_temp = temp_entries();
+    let _ = common::grader(); // builds the fault-injection library
+    let mut grader = std::process::Command::new(assert_cmd::cargo::cargo_bin("grader"))
+        .current_dir(common::kit())
+        .arg("grade")
+        .arg(&dir)
+        .args(["-a", "pipes", "--only", "eof-reaches-reader"])
+        .args(["--isolation", mode])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = || {
+        Machine::now()
+            .added_since(&before)
+            .into_iter()
+            .filter(|t| t.starts_with("process "))
+            .collect::<Vec<_>>()
+    };
+    // The build comes first; the check's program then runs until the time limit.
+    let started = poll(Duration::from_secs(300), || {
+        !running().is_empty() || grader.try_wait().unwrap().is_some()
+    });
+    assert!(
+        started && grader.try_wait().unwrap().is_none(),
+        "{fixture} ({mode}): the grader ended before its program ran"
+    );
+    let grader_pid = nix::unistd::Pid::from_raw(grader.id() as i32);
+    kill(grader_pid, Signal::SIGKILL).unwrap();
+    grader.wait().unwrap();
+    let gone = poll(Duration::from_secs(30), || running().is_empty());
+    // What a killed grader cannot clean: its check's temporary folder.
+    for path in temp_entries().difference(&before_temp) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    assert!(
+        gone,
+        "{fixture} ({mode}): still running after the grader was killed: {:#?}",
+        running()
+    );
+}
+
+/// Polls `done` every 20 ms until it holds (true) or `within` has passed (false).
+fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let give_up = std::time::Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() > give_up {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The grader's check folders in the temporary folder.
+fn temp_entries() -> BTreeSet<PathBuf> {
+    read_dir(std::env::temp_dir())
+        .into_iter()
+        .filter(|p| file_name(p).starts_with("ipclab-"))
+        .collect()
 }
 
 /// Grades `fixture` on `eof-reaches-reader` (5 s) with `--isolation MODE`.

@@ -1045,6 +1045,22 @@ fn bad_options(ctx: &Ctx) -> Result<(), Failure> {
 
 /// Runs `bin` on an entry that existed before, and expects exit 1 with `already exists`, the
 /// entry byte for byte as it was, and nothing else new in /dev/shm.
+/// Makes `path` hold `content` as another run of the same user would have left it: mode 0600
+/// (§5.1), owned by the user the programs run as.
+fn plant(ctx: &Ctx, path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    if let Some((uid, gid)) = ctx.user() {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+    }
+    file.write_all(content)
+}
+
 fn refuse_existing(
     ctx: &Ctx,
     bin: &str,
@@ -1052,7 +1068,7 @@ fn refuse_existing(
     content: &[u8],
     timeout: &str,
 ) -> Result<(), Failure> {
-    std::fs::write(&chan.entry, content).map_err(|e| {
+    plant(ctx, &chan.entry, content).map_err(|e| {
         Failure::new(format!(
             "grader: cannot write {}: {e}",
             chan.entry.display()

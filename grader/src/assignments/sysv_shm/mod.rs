@@ -488,6 +488,11 @@ fn counter_exists(ctx: &Ctx) -> Result<(), Failure> {
         .map_err(|e| Failure::new(format!("grader: cannot create a segment: {e}")))?;
     let marker: Vec<u8> = (0..48u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
     let result = (|| {
+        // The segment belongs to the user the programs run as: only IPC_EXCL keeps it safe.
+        if let Some((uid, gid)) = ctx.user() {
+            shm::give(id, uid, gid)
+                .map_err(|e| Failure::new(format!("grader: cannot hand its segment over: {e}")))?;
+        }
         Mapped::attach(id, 48, false)
             .map_err(|e| Failure::new(format!("grader: cannot attach its segment: {e}")))?
             .write(0, &marker);
@@ -636,6 +641,9 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     let mut cons = ctx.spawn(side(ctx, "svshm-consumer", &key, d, &[]))?;
     let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Held))?;
     let (cpid, ppid) = (cons.pid(), prod.pid());
+    // The pids the programs know themselves by (in a PID namespace, not the grader's).
+    let own = |pid| crate::isolation::own_pid(pid).unwrap_or(pid);
+    let (c_own, p_own) = (own(cpid), own(ppid));
     // Both joined: both flag bits set (seen through a read-only attachment of our own).
     let joined = crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u32_at(0) == READY && m.u32_at(4) & 3 == 3)
@@ -711,12 +719,12 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
         format!("read {read} (expected 0: the consumer was stopped)"),
     );
     want(
-        p_pid == ppid,
-        format!("producer_pid {p_pid} (expected {ppid})"),
+        p_pid == p_own,
+        format!("producer_pid {p_pid} (expected {p_own})"),
     );
     want(
-        c_pid == cpid,
-        format!("consumer_pid {c_pid} (expected {cpid})"),
+        c_pid == c_own,
+        format!("consumer_pid {c_pid} (expected {c_own})"),
     );
     want(
         ring == data,
