@@ -29,6 +29,10 @@ struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Instead of the experiment, time the assignments' programs built in DIR (e.g.
+    /// solution/target/release) against their probes and write programs.json and programs.md.
+    #[arg(long, value_name = "DIR")]
+    programs: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,6 +44,9 @@ enum PlacementArg {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = args.programs {
+        return programs(dir, &args.out, args.quick, args.reps);
+    }
     let mut config = if args.quick {
         bench::Config::quick()
     } else {
@@ -88,6 +95,40 @@ fn main() -> ExitCode {
         "\nWrote {0}/results.json, {0}/results.md and {0}/plot.svg in {1:.0} s.",
         args.out.display(),
         results.elapsed_seconds
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--programs DIR`: the programs against their probes (README "Reference performance").
+fn programs(dir: PathBuf, out: &std::path::Path, quick: bool, reps: Option<usize>) -> ExitCode {
+    let mut config = if quick {
+        bench::programs::Config::quick(dir)
+    } else {
+        bench::programs::Config::full(dir)
+    };
+    if let Some(reps) = reps {
+        config.reps = reps.max(1);
+    }
+    if let Err(e) = bench::sys::install_cleanup_handler() {
+        eprintln!("bench: cannot install the signal handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    let report = match bench::programs::run(&config) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = report.write(out) {
+        eprintln!("bench: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    print!("{}", report.markdown());
+    println!(
+        "\nWrote {0}/programs.json and {0}/programs.md in {1:.0} s.",
+        out.display(),
+        report.elapsed_seconds
     );
     ExitCode::SUCCESS
 }
