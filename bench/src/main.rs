@@ -23,7 +23,8 @@ struct Args {
     /// Placement of the throughput sweep (round trips are always measured in both).
     #[arg(long, value_enum, default_value = "same")]
     placement: PlacementArg,
-    /// Only these mechanisms (comma-separated names as in the results).
+    /// Only these mechanisms (comma-separated names as in the results); with --programs, only
+    /// these groups (transfers, pipes, round-trips, idle).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// No progress bar.
@@ -45,7 +46,7 @@ enum PlacementArg {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = args.programs {
-        return programs(dir, &args.out, args.quick, args.reps);
+        return programs(dir, &args.out, args.quick, args.reps, args.only);
     }
     let mut config = if args.quick {
         bench::Config::quick()
@@ -100,7 +101,23 @@ fn main() -> ExitCode {
 }
 
 /// `--programs DIR`: the programs against their probes (README "Reference performance").
-fn programs(dir: PathBuf, out: &std::path::Path, quick: bool, reps: Option<usize>) -> ExitCode {
+fn programs(
+    dir: PathBuf,
+    out: &std::path::Path,
+    quick: bool,
+    reps: Option<usize>,
+    only: Vec<String>,
+) -> ExitCode {
+    if let Some(bad) = only
+        .iter()
+        .find(|g| !bench::programs::GROUPS.contains(&g.as_str()))
+    {
+        eprintln!(
+            "bench: unknown group {bad:?} (with --programs, one of: {})",
+            bench::programs::GROUPS.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     let mut config = if quick {
         bench::programs::Config::quick(dir)
     } else {
@@ -109,6 +126,7 @@ fn programs(dir: PathBuf, out: &std::path::Path, quick: bool, reps: Option<usize
     if let Some(reps) = reps {
         config.reps = reps.max(1);
     }
+    config.groups = only;
     if let Err(e) = bench::sys::install_cleanup_handler() {
         eprintln!("bench: cannot install the signal handler: {e}");
         return ExitCode::FAILURE;
