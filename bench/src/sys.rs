@@ -204,6 +204,13 @@ pub fn remove_sysv_objects(path: &std::path::Path, proj: u8) {
     }
 }
 
+/// `setpriority(PRIO_PROCESS, 0, nice)`—Sets this process's nice value, which the processes it
+/// starts inherit. Lowering it below 0 needs privilege; the error says so.
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: `setpriority` takes integers and changes only this process.
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }.into()).map(drop)
+}
+
 /// `alarm(seconds)`—Arms (or with 0 disarms) the watchdog that stops a hung measurement.
 pub fn watchdog(seconds: u32) {
     // SAFETY: `alarm` takes an integer and only schedules a signal to this process.
