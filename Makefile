@@ -13,6 +13,7 @@
 #                                   validate-grader: every mutant graded)
 #   make bench                      the copy-versus-map experiment on this machine (specs/bench.md)
 #   make bench QUICK=1 OUT=dir      fewer sizes and runs (~15 s); results into dir
+#   make bench-programs IMPL=solution  the programs of IMPL timed against their probes
 #   make student-release DEST=dir   write the repository students receive (no solution, no
 #                                   hidden checks, no mutants)
 #   make gradescope                 build target/gradescope/autograder.zip
@@ -32,7 +33,7 @@ DEST ?=
 GRADER := cargo build --release --quiet -p grader -p faults && cargo run --release --quiet -p grader --
 GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
-.PHONY: grade doctor check-solution starter test lint bench validate-grader student-release gradescope lint-workflows
+.PHONY: grade doctor check-solution starter test lint bench bench-programs validate-grader student-release gradescope lint-workflows
 
 grade:
 	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
@@ -77,6 +78,13 @@ test: lint lint-workflows
 
 bench:
 	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)
+
+# The programs of IMPL/ (built there) against a plain pipe, sh -c, the bench's own ring and
+# the futex ping-pong; writes programs.json and programs.md into OUT (README "Reference
+# performance").
+bench-programs:
+	cd $(IMPL) && cargo build --release --quiet
+	cargo run --release --quiet -p bench -- --programs $(IMPL)/target/release --out $(OUT) $(if $(QUICK),--quick)
 
 student-release:
 	@test -n "$(DEST)" || { echo "usage: make student-release DEST=dir" >&2; exit 2; }

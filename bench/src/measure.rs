@@ -209,11 +209,28 @@ pub fn stream(
     cpus: Cpus,
     limits: Limits,
 ) -> io::Result<Sample> {
+    stream_from(mechanism, size, size, n, warm, cpus, limits)
+}
+
+/// [`stream`], the messages cut in turn from a private source of `source` bytes (rounded down
+/// to whole messages, at least one): with a source larger than the caches every message is
+/// copied out of memory, as a program reading a large stream from the page cache must.
+pub fn stream_from(
+    mechanism: Mechanism,
+    size: usize,
+    source: usize,
+    n: usize,
+    warm: usize,
+    cpus: Cpus,
+    limits: Limits,
+) -> io::Result<Sample> {
     let warm = warm.max(SLOTS);
+    let pieces = (source / size.max(1)).max(1);
     let channel = Channel::create(mechanism, size, ACK.max(64), limits)?;
     let mut a = channel.end(Side::A, ACK)?;
     let mut b = channel.end(Side::B, size)?;
-    let data = message(size);
+    let data = message(size * pieces);
+    let piece = |i: usize| &data.bytes()[(i % pieces) * size..][..size];
     let ack = message(ACK);
     with_child(
         cpus,
@@ -232,13 +249,13 @@ pub fn stream(
         },
         || {
             let mut sum = 0;
-            for _ in 0..warm {
-                a.send(data.bytes())?;
+            for i in 0..warm {
+                a.send(piece(i))?;
             }
             a.recv(ACK, &mut sum)?;
             let (wall, cpu) = (Instant::now(), sys::cpu_time());
-            for _ in 0..n {
-                a.send(data.bytes())?;
+            for i in warm..warm + n {
+                a.send(piece(i))?;
             }
             a.recv(ACK, &mut sum)?;
             let (wall, cpu) = elapsed(wall, cpu);

@@ -156,6 +156,61 @@ pub fn cpu_time() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// `getrusage(RUSAGE_CHILDREN)`—CPU time, user and system, of every child this process has
+/// waited for so far, in seconds: the difference around a run is what its programs used.
+pub fn children_cpu_time() -> f64 {
+    // SAFETY: `rusage` is plain data for which all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable `rusage`; RUSAGE_CHILDREN always exists.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// Removes the SysV message queue, semaphore set and shared-memory segment with key
+/// `ftok(path, proj)`, those that exist: what a program under measurement may have left when
+/// it failed. Errors (no such object, no such file) are ignored.
+pub fn remove_sysv_objects(path: &std::path::Path, proj: u8) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return;
+    };
+    // SAFETY: `path` is a live NUL-terminated string; `ftok` only reads it.
+    let key = unsafe { libc::ftok(path.as_ptr(), libc::c_int::from(proj)) };
+    if key == -1 {
+        return;
+    }
+    // SAFETY (the three blocks): `*get(key, 0, 0)` take integers and return an id or -1;
+    // `*ctl(id, IPC_RMID, NULL)` with a null buffer take integers only.
+    unsafe {
+        let id = libc::msgget(key, 0);
+        if id >= 0 {
+            libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
+    // SAFETY: see above.
+    unsafe {
+        let id = libc::semget(key, 0, 0);
+        if id >= 0 {
+            libc::semctl(id, 0, libc::IPC_RMID);
+        }
+    }
+    // SAFETY: see above.
+    unsafe {
+        let id = libc::shmget(key, 0, 0);
+        if id >= 0 {
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
+}
+
+/// `setpriority(PRIO_PROCESS, 0, nice)`—Sets this process's nice value, which the processes it
+/// starts inherit. Lowering it below 0 needs privilege; the error says so.
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: `setpriority` takes integers and changes only this process.
+    cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) }.into()).map(drop)
+}
+
 /// `alarm(seconds)`—Arms (or with 0 disarms) the watchdog that stops a hung measurement.
 pub fn watchdog(seconds: u32) {
     // SAFETY: `alarm` takes an integer and only schedules a signal to this process.

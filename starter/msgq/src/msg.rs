@@ -72,8 +72,14 @@ impl Queue {
         todo!("specs/msgq.md §2.2: msgrcv, retried on EINTR")
     }
 
-    /// [`Queue::send`], blocking until there is room or `deadline` passes.
+    /// [`Queue::send`], blocking until there is room or `deadline` passes. A queue usually has
+    /// room: the message is first offered without waiting (`IPC_NOWAIT`), and the timer of a
+    /// bounded wait is armed only if that fails (a full queue, or an error the bounded call
+    /// then reports).
     pub fn send_until(&self, msg: &[u8], deadline: Deadline) -> Result<(), WaitError> {
+        if !alarm::terminating() && self.send(msg, libc::IPC_NOWAIT).is_ok() {
+            return Ok(());
+        }
         alarm::with_deadline(deadline, || self.send(msg, 0))
     }
 
