@@ -42,6 +42,33 @@ pub fn wchan(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
 }
 
+/// The system call process `pid` is in (`/proc/PID/syscall`: its number), `None` while it
+/// runs in user space or once it is gone.
+pub fn syscall(pid: i32) -> Option<i64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The name of an x86-64 system call a waiting process may be in, for messages.
+pub fn syscall_name(nr: i64) -> String {
+    let name = match nr {
+        0 => "read",
+        1 => "write",
+        7 => "poll",
+        23 => "select",
+        35 => "nanosleep",
+        61 => "wait4",
+        65 => "semop",
+        70 => "msgrcv",
+        202 => "futex",
+        220 => "semtimedop",
+        230 => "clock_nanosleep",
+        271 => "ppoll",
+        _ => return format!("system call {nr}"),
+    };
+    name.to_string()
+}
+
 /// The names in `/dev/shm` now.
 pub fn dev_shm_entries() -> Vec<String> {
     std::fs::read_dir(crate::leaks::DEV_SHM)
