@@ -578,6 +578,11 @@ fn uses_the_queue(ctx: &Ctx) -> Result<(), Failure> {
             "with no server, the client's request did not wait on the queue while the client \
              slept in msgrcv",
         )
+        .detail(format!(
+            "THE CLIENT ENDED WITH {}; STDERR:\n{}",
+            run.end,
+            crate::message::block(&run.stderr.text())
+        ))
         .command(&run));
     };
     let qid = waiting.num("msqid");
