@@ -191,6 +191,8 @@ pub struct Ctx {
     runs: RefCell<Vec<Finished>>,
     /// Started runs not yet waited for: their groups are ended when the check ends.
     unwaited: RefCell<Vec<i32>>,
+    /// What the check saw that a passing report should say ([`Ctx::note`]).
+    notes: RefCell<Vec<String>>,
     sandbox: Option<Sandbox>,
 }
 
@@ -214,6 +216,7 @@ impl Ctx {
             seed,
             runs: RefCell::new(Vec::new()),
             unwaited: RefCell::new(Vec::new()),
+            notes: RefCell::new(Vec::new()),
             sandbox: None,
         }
     }
@@ -323,6 +326,17 @@ impl Ctx {
     pub fn run(&self, spec: Spec) -> Result<Finished, Failure> {
         let running = self.spawn(spec)?;
         Ok(self.wait(running))
+    }
+
+    /// Records what the check saw, for the report of a check that passes: the first note is
+    /// its line in the table, every note its details ("the queue carried 40 messages…").
+    pub fn note(&self, text: impl Into<String>) {
+        self.notes.borrow_mut().push(text.into());
+    }
+
+    /// The notes recorded so far.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.borrow().clone()
     }
 
     /// Every run made so far.

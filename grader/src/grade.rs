@@ -154,6 +154,7 @@ fn run_check(
         user: options.isolation.user,
     });
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
+    let notes = ctx.notes();
     let runs = ctx.into_runs();
     let strays = isolation::end_check(scope);
     run::reap_orphans();
@@ -181,6 +182,11 @@ fn run_check(
             grader_error(check, limit, format!("the grader failed: {what}")).verdict
         }
     };
+    if verdict.status.passed() && verdict.reason.is_empty() && !notes.is_empty() {
+        // What a passing check saw (the kernel's accounting of a mechanism, for instance).
+        verdict.reason = notes[0].clone();
+        verdict.details = notes[1..].join("\n");
+    }
     if !strays.is_empty() {
         verdict.details.push_str(&crate::message::strays(&strays));
     }

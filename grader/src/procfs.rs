@@ -1,6 +1,9 @@
 //! What a check may observe about the processes it started, instead of sleeping a guessed
 //! time: a bounded poll, a process's state and wait channel from `/proc`, the entries of
-//! `/dev/shm`.
+//! `/dev/shm`; and the kernel's own accounting of what carried a program's data: the bytes
+//! it moved through `read`/`write` (`/proc/PID/io`), what it has mapped (`/proc/PID/maps`),
+//! and the rows of `/proc/sysvipc/{msg,shm,sem}` (last sender, receiver and attacher pids,
+//! attach counts, bytes queued).
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,33 @@ pub fn gone(pid: i32) -> bool {
 /// gone.
 pub fn wchan(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default()
+}
+
+/// The system call process `pid` is in (`/proc/PID/syscall`: its number), `None` while it
+/// runs in user space or once it is gone.
+pub fn syscall(pid: i32) -> Option<i64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The name of an x86-64 system call a waiting process may be in, for messages.
+pub fn syscall_name(nr: i64) -> String {
+    let name = match nr {
+        0 => "read",
+        1 => "write",
+        7 => "poll",
+        23 => "select",
+        35 => "nanosleep",
+        61 => "wait4",
+        65 => "semop",
+        70 => "msgrcv",
+        202 => "futex",
+        220 => "semtimedop",
+        230 => "clock_nanosleep",
+        271 => "ppoll",
+        _ => return format!("system call {nr}"),
+    };
+    name.to_string()
 }
 
 /// The names in `/dev/shm` now.
@@ -117,6 +147,184 @@ pub fn processes() -> Vec<Stat> {
     all
 }
 
+/// Bytes a process moved through `read`/`write`-family system calls (`/proc/PID/io`):
+/// pipes, files, sockets and terminals count, memory it shares with another process does
+/// not. A zombie's totals stay readable until it is reaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Io {
+    /// Bytes read (`rchar`).
+    pub read: u64,
+    /// Bytes written (`wchar`).
+    pub written: u64,
+}
+
+/// The `/proc/PID/io` of process `pid`, `None` once it is reaped (or out of reach).
+pub fn io(pid: i32) -> Option<Io> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    parse_io(&text)
+}
+
+/// Parses the text of `/proc/PID/io`.
+pub fn parse_io(text: &str) -> Option<Io> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some(Io {
+        read: field("rchar")?,
+        written: field("wchar")?,
+    })
+}
+
+/// Waits (until `deadline`) for `run` to exit, and reads its `/proc/PID/io` before it is
+/// reaped: the bytes it moved through `read` and `write` in its whole life.
+pub fn io_at_exit(run: &crate::run::Running, deadline: Instant) -> Option<Io> {
+    poll_until(deadline, || run.has_exited());
+    io(run.pid())
+}
+
+/// One line of `/proc/PID/maps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// Its first address.
+    pub start: u64,
+    /// The address after its last byte.
+    pub end: u64,
+    /// `rwxs` or `rwxp`: read, write, execute, shared or private.
+    pub perms: String,
+    /// The inode of the mapped file (for a SysV segment, `/SYSVKEY`, the segment's id).
+    pub inode: u64,
+    /// The mapped file (`/dev/shm/NAME`, `/SYSV0000abcd (deleted)`), empty for anonymous
+    /// memory.
+    pub path: String,
+}
+
+impl Mapping {
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    /// Whether it is empty (never, for a real mapping).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether it is shared with other processes (`MAP_SHARED`, a SysV segment).
+    pub fn shared(&self) -> bool {
+        self.perms.as_bytes().get(3) == Some(&b's')
+    }
+
+    /// Whether this process may write through it.
+    pub fn writable(&self) -> bool {
+        self.perms.as_bytes().get(1) == Some(&b'w')
+    }
+
+    /// The mapped file's path without the ` (deleted)` the kernel adds once it is unlinked.
+    pub fn file(&self) -> &str {
+        self.path.strip_suffix(" (deleted)").unwrap_or(&self.path)
+    }
+}
+
+/// The mappings of process `pid` (`/proc/PID/maps`), empty once it has exited.
+pub fn maps(pid: i32) -> Vec<Mapping> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map(|t| parse_maps(&t))
+        .unwrap_or_default()
+}
+
+/// Parses the text of `/proc/PID/maps`.
+pub fn parse_maps(text: &str) -> Vec<Mapping> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(6, ' ');
+            let (range, perms, _offset, _dev, inode) =
+                (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            let (start, end) = range.split_once('-')?;
+            Some(Mapping {
+                start: u64::from_str_radix(start, 16).ok()?,
+                end: u64::from_str_radix(end, 16).ok()?,
+                perms: perms.to_string(),
+                inode: inode.parse().ok()?,
+                path: f.next().unwrap_or("").trim_start().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The files that two processes both map shared (by path and inode), other than anonymous
+/// memory: what their data could travel through without a `read` or `write`.
+pub fn shared_in_common(a: &[Mapping], b: &[Mapping]) -> Vec<String> {
+    let mut common: Vec<String> = a
+        .iter()
+        .filter(|m| m.shared() && !m.path.is_empty())
+        .filter(|m| {
+            b.iter()
+                .any(|n| n.shared() && n.inode == m.inode && n.file() == m.file())
+        })
+        .map(|m| m.file().to_string())
+        .collect();
+    common.sort();
+    common.dedup();
+    common
+}
+
+/// The path under which a process maps a SysV segment of key `key`: `/SYSV` and the key in
+/// 8 hexadecimal digits (`/SYSV00000000` for `IPC_PRIVATE`); the inode is the segment's id.
+pub fn sysv_segment_path(key: i32) -> String {
+    format!("/SYSV{:08x}", key as u32)
+}
+
+/// One row of a `/proc/sysvipc` table, read by column name (`key`, `msqid`, `cbytes`,
+/// `qnum`, `lspid`, `lrpid`; `shmid`, `size`, `cpid`, `lpid`, `nattch`; `semid`, `nsems`,
+/// `otime`…). Pids are those of the reader's PID namespace: the grader's, like the pids its
+/// spawns return.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpcRow {
+    fields: Vec<(String, String)>,
+}
+
+impl IpcRow {
+    /// The value of `column` as a number (`perms` is read as its decimal digits).
+    pub fn get(&self, column: &str) -> Option<i64> {
+        self.fields
+            .iter()
+            .find(|(c, _)| c == column)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    /// [`IpcRow::get`], 0 when the column is missing.
+    pub fn num(&self, column: &str) -> i64 {
+        self.get(column).unwrap_or(0)
+    }
+}
+
+/// The rows of `/proc/sysvipc/TABLE` (`msg`, `shm` or `sem`) now.
+pub fn sysvipc(table: &str) -> Vec<IpcRow> {
+    std::fs::read_to_string(format!("/proc/sysvipc/{table}"))
+        .map(|t| parse_sysvipc_rows(&t))
+        .unwrap_or_default()
+}
+
+/// Parses a `/proc/sysvipc` table: a header naming the columns, then one row per object.
+pub fn parse_sysvipc_rows(text: &str) -> Vec<IpcRow> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    lines
+        .map(|line| IpcRow {
+            fields: columns
+                .iter()
+                .zip(line.split_whitespace())
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +341,36 @@ mod tests {
                 ppid: 7,
                 pgrp: 42
             }
+        );
+    }
+
+    #[test]
+    fn reads_the_kernels_accounting_by_name() {
+        let io = parse_io("rchar: 5001216\nwchar: 7\nsyscr: 2\n").unwrap();
+        assert_eq!(
+            io,
+            Io {
+                read: 5001216,
+                written: 7
+            }
+        );
+        let maps = parse_maps(
+            "7f34-7f36 r--s 00000000 00:01 1507388                    /SYSV00000000 (deleted)\n\
+             5600-5700 rw-p 00000000 00:00 0 \n",
+        );
+        assert_eq!(maps.len(), 2);
+        assert!(maps[0].shared() && !maps[0].writable());
+        assert_eq!((maps[0].inode, maps[0].file()), (1507388, "/SYSV00000000"));
+        assert_eq!(maps[0].len(), 2);
+        assert_eq!(maps[1].path, "");
+        assert_eq!(sysv_segment_path(-1), "/SYSVffffffff");
+        let rows = parse_sysvipc_rows(
+            "       key      msqid perms      cbytes       qnum lspid lrpid\n\
+                      -1 3 666 40 1 4242 0\n",
+        );
+        assert_eq!(
+            (rows[0].num("key"), rows[0].num("lspid"), rows[0].get("x")),
+            (-1, 4242, None)
         );
     }
 }

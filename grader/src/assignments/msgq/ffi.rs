@@ -167,3 +167,28 @@ pub fn detach(addr: *const u8) {
     // SAFETY: `addr` was returned by `shmat` and is detached once.
     unsafe { libc::shmdt(addr.cast()) };
 }
+
+/// A fresh `IPC_PRIVATE` segment of `size` bytes, attached read-write and at once marked for
+/// removal (the client side of a transfer, spec §2.4): its id and address.
+pub fn create_private(size: usize) -> io::Result<(i32, *mut u8)> {
+    // SAFETY: shmget takes no pointers.
+    let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
+    if id == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: attaching read-write at an address the kernel chooses.
+    let addr = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+    // SAFETY: IPC_RMID takes no buffer; the segment lives on while attached.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    if addr as isize == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((id, addr.cast()))
+}
+
+/// The `n` bytes of a segment made by [`create_private`], to fill.
+pub fn segment_bytes_mut<'a>(addr: *mut u8, n: usize) -> &'a mut [u8] {
+    // SAFETY: the caller passes an address from `create_private`, still attached, and `n`
+    // no larger than the segment's size; the server reads it only between "ready" and "ok".
+    unsafe { std::slice::from_raw_parts_mut(addr, n) }
+}

@@ -4,7 +4,8 @@
 //! Modes: `client-suite` (every op against a server, replies compared to the byte), `garbage`
 //! (malformed messages, then a request that must still be answered), `server` (a strict server
 //! that checks every message a client sends), `priority N` (queues N mixed requests, then
-//! checks the order of the replies), `ping N` (N round trips, for the latency probe).
+//! checks the order of the replies), `ping N` (N round trips, for the latency probe), `put N`
+//! (a client's transfer of its stdin through a segment of N bytes, every reply checked).
 //! Exit 0: all as specified; 1: a mismatch, described on stdout; 3: no answer in time.
 
 use std::io::Write;
@@ -232,6 +233,7 @@ pub fn main(args: &[String]) -> ExitCode {
         "server" => server(&mut peer),
         "priority" => priority(&mut peer, n),
         "ping" => ping(&mut peer, n),
+        "put" => put(&mut peer, n),
         _ => Err((2, format!("unknown mode {mode}"))),
     });
     let _ = std::io::stdout().flush();
@@ -240,6 +242,52 @@ pub fn main(args: &[String]) -> ExitCode {
         Err((code, message)) => {
             println!("{message}");
             ExitCode::from(code)
+        }
+    }
+}
+
+/// A client's `put` (§4.3) of standard input through a segment of `size` bytes: every reply
+/// compared to the byte, the server's count and CRC against the grader's own.
+fn put(p: &mut Peer, size: u64) -> Outcome {
+    use std::io::Read;
+    let (id, addr) = ffi::create_private(size as usize)
+        .map_err(|e| (2, format!("shmget of {size} bytes: {e}")))?;
+    let seq = (u64::from(p.pid as u32) << 32) + 77;
+    let mut r = p.request(false, OP_PUT, seq);
+    (r.a, r.b) = (i64::from(id), size as i64);
+    let want = p.reply(0, OP_PUT, seq, 0, b"");
+    p.exchange("PUT", &r.encode(b""), &want)?;
+    let (mut total, mut crc) = (0i64, 0u32);
+    let mut stdin = std::io::stdin().lock();
+    loop {
+        let room = ffi::segment_bytes_mut(addr, size as usize);
+        let mut n = 0;
+        while n < room.len() {
+            match stdin.read(&mut room[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((2, format!("stdin: {e}"))),
+            }
+        }
+        crc = crc32(crc, &room[..n]);
+        total += n as i64;
+        let ready = Header {
+            mtype: DATA_BASE + i64::from(p.pid),
+            op: OP_DATA,
+            a: n as i64,
+            b: 0,
+            ..r
+        };
+        let mut ok = Header::decode(&p.reply(0, OP_DATA, seq, total, b""));
+        ok.b = i64::from(crc);
+        p.exchange(
+            &format!("DATA round of {n} bytes ({total} so far)"),
+            &ready.encode(b""),
+            &ok.encode(b""),
+        )?;
+        if n == 0 {
+            return Ok(());
         }
     }
 }

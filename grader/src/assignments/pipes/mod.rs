@@ -154,7 +154,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "relay-in-the-middle",
                 2,
-                "the filter's stdin and stdout are relay's own pipes",
+                "the filter's stdin and stdout are pipes whose other ends relay holds",
                 relay_in_the_middle,
             )
             .limit(secs(5))
@@ -498,6 +498,7 @@ fn relay_in_the_middle(ctx: &Ctx) -> Result<(), Failure> {
     };
     let get =
         |fds: &[(i32, String)], fd| fds.iter().find(|(n, _)| *n == fd).map(|(_, t)| t.clone());
+    let mut seen = Vec::new();
     for (fd, name) in [(0, "stdin"), (1, "stdout")] {
         let (outer, inner) = (get(&relay_fds, fd), get(&filter_fds, fd));
         if inner.is_none() || outer == inner {
@@ -508,7 +509,34 @@ fn relay_in_the_middle(ctx: &Ctx) -> Result<(), Failure> {
             ))
             .command(&run));
         }
+        // The kernel names a pipe `pipe:[INODE]`, the same at both ends: relay holds the other.
+        let inner = inner.unwrap_or_default();
+        let held = relay_fds
+            .iter()
+            .find(|(n, t)| *n > 2 && *t == inner)
+            .map(|(n, _)| *n);
+        match held {
+            Some(n) if inner.starts_with("pipe:") => {
+                seen.push(format!("{name} {inner} (relay's fd {n})"));
+            }
+            _ => {
+                return Err(Failure::new(format!(
+                    "the filter's {name} is {inner}, not a pipe whose other end relay holds"
+                ))
+                .detail(format!(
+                    "RELAY'S DESCRIPTORS (/proc/PID/fd):\n    {}",
+                    relay_fds
+                        .iter()
+                        .map(|(n, t)| format!("{n} -> {t}"))
+                        .collect::<Vec<_>>()
+                        .join("\n    ")
+                ))
+                .detail("HINT: make two pipes with pipe2(O_CLOEXEC): one to the filter's stdin, one from its stdout; relay keeps the other ends (lesson §4).")
+                .command(&run));
+            }
+        }
     }
+    ctx.note(format!("the filter's {}", seen.join(", ")));
     expect::exit_code(&run, 0)?;
     expect::stdout_is(&run, b"through the middle\n")
 }

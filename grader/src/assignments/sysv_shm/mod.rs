@@ -110,6 +110,15 @@ pub fn assignment() -> Assignment {
             .limit(secs(10))
             .lesson("§19, §21"),
             Check::new(
+                "transfer-uses-segment",
+                3,
+                "the kernel's accounting shows the segment, not a file or a pipe, carried the stream",
+                transfer_uses_segment,
+            )
+            .limit(secs(15))
+            .lesson("§6, §21")
+            .on_timeout(TRANSFER_HINT),
+            Check::new(
                 "transfer-no-busy-wait",
                 6,
                 "a side waiting for its peer uses almost no CPU",
@@ -742,6 +751,156 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     expect::exit_code(&prod, 0)?;
     expect::exit_code(&cons, 0)?;
     expect::stdout_is(&cons, &data)
+}
+
+/// The segment carries the stream (spec §5.4), as the kernel accounts for it. First, paused
+/// mid-transfer (the producer waits for more input): `/proc/sysvipc/shm` lists the segment of
+/// the key, 4096 + D bytes, attached twice, created and last attached by the pair (pids as the
+/// grader's spawns see them); each side maps it (`/SYSVkey` in `/proc/PID/maps`, its id as
+/// the inode) and the two share no other file. Then, for a stream of 4 MiB, the producer's
+/// `write` calls and the consumer's `read` calls move less than a quarter of it
+/// (`/proc/PID/io`): the bytes went through memory, not through a file or a pipe.
+fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
+    let key = new_key(ctx)?;
+    let d = 4096u64;
+    let k = 1000usize;
+    let data = stream_bytes(&Stream::new(ctx.seed() ^ 0x5e6, k as u64), k);
+    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, d, &[]))?;
+    wait_segment(ctx, &key, &cons);
+    let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Held))?;
+    let (cpid, ppid) = (cons.pid(), prod.pid());
+    if let Some(pipe) = prod.stdin() {
+        let _ = pipe.write_all(&data);
+    }
+    let path = crate::procfs::sysv_segment_path(key.key);
+    let maps_segment = |pid: i32, id: i64| {
+        crate::procfs::maps(pid)
+            .into_iter()
+            .any(|m| m.shared() && m.file() == path && m.inode as i64 == id)
+    };
+    // Both attached and mapping the segment: the producer then waits for more input, and
+    // neither detaches before its stdin closes.
+    let mut row = None;
+    let settled = crate::procfs::poll_for(ctx.limit() / 4, || {
+        row = crate::procfs::sysvipc("shm")
+            .into_iter()
+            .find(|r| r.num("key") == i64::from(key.key));
+        let both = row.as_ref().is_some_and(|r| {
+            r.num("nattch") == 2
+                && maps_segment(cpid, r.num("shmid"))
+                && maps_segment(ppid, r.num("shmid"))
+        });
+        both || any_exited(&[&cons, &prod])
+    });
+    let (cmaps, pmaps) = (crate::procfs::maps(cpid), crate::procfs::maps(ppid));
+    prod.close_stdin();
+    let prod = ctx.wait(prod);
+    let cons = ctx.wait(cons);
+    let pair = [cpid, ppid];
+    let Some(row) = row.filter(|_| settled) else {
+        return Err(Failure::new(format!(
+            "no segment with key {:#010x} while producer and consumer were running",
+            key.key
+        ))
+        .detail(format!("SEGMENTS:\n{}", ipcs()))
+        .command(&cons));
+    };
+    let (id, nattch) = (row.num("shmid"), row.num("nattch"));
+    let (creator, last) = (row.num("cpid") as i32, row.num("lpid") as i32);
+    let mut problems = Vec::new();
+    if row.num("size") as u64 != HEADER + d {
+        problems.push(format!(
+            "the segment has {} bytes, expected 4096 + {d}",
+            row.num("size")
+        ));
+    }
+    if nattch != 2 {
+        problems.push(format!(
+            "the segment had {nattch} attachment(s) mid-transfer, expected 2 (producer and consumer)"
+        ));
+    }
+    if !pair.contains(&creator) || !pair.contains(&last) {
+        problems.push(format!(
+            "the segment was created by pid {creator} and last attached by pid {last}, not by \
+             the consumer (pid {cpid}) and the producer (pid {ppid})"
+        ));
+    }
+    for (who, pid, maps) in [("consumer", cpid, &cmaps), ("producer", ppid, &pmaps)] {
+        if !maps
+            .iter()
+            .any(|m| m.shared() && m.file() == path && m.inode as i64 == id)
+        {
+            problems.push(format!(
+                "the {who} (pid {pid}) does not map segment {id} ({path} in /proc/{pid}/maps)"
+            ));
+        }
+    }
+    let others: Vec<String> = crate::procfs::shared_in_common(&cmaps, &pmaps)
+        .into_iter()
+        .filter(|f| *f != path)
+        .collect();
+    if !others.is_empty() {
+        problems.push(format!(
+            "producer and consumer also share {}: the ring must be in the segment",
+            others.join(", ")
+        ));
+    }
+    if let Some(first) = problems.first() {
+        return Err(Failure::new(first.clone())
+            .detail(format!("ALL PROBLEMS:\n    {}", problems.join("\n    ")))
+            .detail(format!(
+                "SEEN MID-TRANSFER (/proc/sysvipc/shm):\n    segment id {id}, {} bytes, nattch \
+                 {nattch}, cpid {creator}, lpid {last}",
+                row.num("size")
+            ))
+            .detail(
+                "HINT: the ring is the segment's bytes from offset 4096: the producer reads \
+                 stdin straight into it, the consumer writes stdout straight from it (spec §5.4).",
+            )
+            .command(&prod));
+    }
+    expect::exit_code(&prod, 0)?;
+    expect::exit_code(&cons, 0)?;
+    expect::stdout_is(&cons, &data)?;
+    // A stream far larger than the ring: how many bytes each side moved through system calls.
+    let len = 4 * MIB + 5;
+    let input = Stream::new(ctx.seed() ^ 0x5e7, len);
+    let cons =
+        ctx.spawn(side(ctx, "svshm-consumer", &key, d, &[]).stdout(Output::Compare(input)))?;
+    wait_segment(ctx, &key, &cons);
+    let prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Stream(input)))?;
+    let deadline = Instant::now() + ctx.limit() / 2;
+    let prod_io = crate::procfs::io_at_exit(&prod, deadline);
+    let cons_io = crate::procfs::io_at_exit(&cons, deadline);
+    let prod = ctx.wait(prod);
+    let cons = ctx.wait(cons);
+    expect::stream_matched(&cons)?;
+    expect::exit_code(&cons, 0)?;
+    expect::exit_code(&prod, 0)?;
+    let (Some(pio), Some(cio)) = (prod_io, cons_io) else {
+        return Err(Failure::new("the producer or the consumer did not end").command(&prod));
+    };
+    let bound = len / 4;
+    ensure(pio.written <= bound && cio.read <= bound, || {
+        Failure::new(format!(
+            "of a {len}-byte stream, the producer wrote {} bytes and the consumer read {} bytes \
+             with system calls: the stream went through a file or a pipe, not the segment",
+            pio.written, cio.read
+        ))
+        .detail(
+            "HINT: the producer reads stdin into the ring and the consumer writes the ring to \
+             stdout; nothing else is read or written (spec §5.4).",
+        )
+        .command(&prod)
+    })?;
+    ctx.note(format!(
+        "segment {id} ({} bytes) attached by consumer pid {cpid} and producer pid {ppid} \
+         (nattch 2); of a {len}-byte stream the producer wrote {} bytes, the consumer read {}",
+        HEADER + d,
+        pio.written,
+        cio.read
+    ));
+    Ok(())
 }
 
 /// The CPU used by `pid` over `window`, and the CPU a spinning thread of the grader, pinned
