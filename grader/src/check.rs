@@ -295,6 +295,11 @@ impl Ctx {
         self.scale
     }
 
+    /// When the check's time is up: runs still going then are ended.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// The check's time limit, scaled.
     pub fn limit(&self) -> Duration {
         self.limit

@@ -294,6 +294,18 @@ fn queue_of(path: &str) -> Option<(i32, u64)> {
     Some((id, n))
 }
 
+/// Waits for `client` while `server` serves it. A client whose server has exited waits for
+/// replies that cannot come: it gets a moment to finish, then is ended.
+fn wait_served(ctx: &Ctx, mut client: Running, server: &Running) -> Finished {
+    crate::procfs::poll_until(ctx.deadline(), || {
+        client.has_exited() || server.has_exited()
+    });
+    if !crate::procfs::poll_for(Duration::from_millis(200), || client.has_exited()) {
+        client.signal_group(Signal::SIGKILL);
+    }
+    ctx.wait(client)
+}
+
 /// Polls `cond` until it holds or half the check's limit has passed.
 fn wait_for(ctx: &Ctx, cond: impl FnMut() -> bool) -> bool {
     crate::procfs::poll_for(ctx.limit() / 2, cond)
@@ -336,9 +348,21 @@ fn abandon(ctx: &Ctx, mut server: Running, failure: Failure) -> Failure {
 }
 
 /// Runs `body` against a running server, then stops it with `shutdown`.
+/// Starts the server and waits until its queue exists. A server that exits before that serves
+/// nobody: that is said at once, rather than after every client has waited out its timeout.
+fn serving(ctx: &Ctx, path: &str) -> Result<Running, Failure> {
+    let server = start_server(ctx, path)?;
+    wait_for(ctx, || queue_of(path).is_some() || server.has_exited());
+    if queue_of(path).is_none() && server.has_exited() {
+        let run = ctx.wait(server);
+        return Err(Failure::new("the server exited without creating its queue").command(&run));
+    }
+    Ok(server)
+}
+
 fn with_server(ctx: &Ctx, body: impl FnOnce(&str) -> Result<(), Failure>) -> Result<(), Failure> {
     let path = key_file(ctx);
-    let server = start_server(ctx, &path)?;
+    let server = serving(ctx, &path)?;
     match body(&path) {
         Ok(()) => stop(ctx, &path, server),
         Err(f) => Err(abandon(ctx, server, f)),
@@ -483,7 +507,7 @@ fn peer_ok(run: &Finished, what: &str) -> Result<(), Failure> {
 
 fn server_vs_grader_client(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
-    let server = start_server(ctx, &path)?;
+    let server = serving(ctx, &path)?;
     let run = peer_run(ctx, "client-suite", &path, &[])?;
     if let Err(f) = peer_ok(&run, "the grader's client") {
         return Err(abandon(ctx, server, f));
@@ -813,7 +837,7 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
     let early = ctx.spawn(ctx.tool(PEER, ["priority", &path, &ms(ctx, CLIENT_MS), "30"]))?;
     let queued = wait_for(ctx, || queue_of(&path).is_some_and(|(_, q)| q == n));
     let server = start_server(ctx, &path)?;
-    let run = ctx.wait(early);
+    let run = wait_served(ctx, early, &server);
     if !queued {
         return Err(abandon(
             ctx,
@@ -837,7 +861,7 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
         crate::procfs::gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
     });
     let server = start_server(ctx, &path)?;
-    let run = ctx.wait(early);
+    let run = wait_served(ctx, early, &server);
     let checked = (|| {
         ensure(queued, || {
             Failure::new("`batch` did not send all six requests before waiting for replies")
