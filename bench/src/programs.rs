@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{Limits, Mechanism};
 use crate::measure::{self, Cpus, Placement};
+use crate::run::stats;
 use crate::sys;
 
 /// What to measure and how long.
@@ -257,19 +258,6 @@ fn task_cpu(pid: u32) -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |ns| ns * 1e-9)
-}
-
-/// Median, min and max of `xs` (not empty).
-fn stats(xs: &[f64]) -> (f64, f64, f64) {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    (median, v[0], v[n - 1])
 }
 
 /// The goal a ratio is held to.

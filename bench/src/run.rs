@@ -215,7 +215,7 @@ pub fn run(config: &Config, quiet: bool) -> io::Result<Results> {
 }
 
 /// Median, min and max of `xs` (not empty).
-fn stats(xs: &[f64]) -> (f64, f64, f64) {
+pub fn stats(xs: &[f64]) -> (f64, f64, f64) {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();

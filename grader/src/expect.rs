@@ -120,3 +120,28 @@ fn stderr_block(run: &Finished) -> String {
     }
     format!("STDERR:\n{}", message::block(&run.stderr.text()))
 }
+
+/// The two sides of a `len`-byte stream, the writer into a shared `object` and the reader out
+/// of it, moved at most a quarter of it with `read` and `write` system calls (their
+/// `/proc/PID/io`): the rest went through memory, not through a file or a pipe. `names` are
+/// the two programs' roles, `hint` says where the bytes should go, `run` reproduces it.
+pub fn carried_by_memory(
+    len: u64,
+    (writer, reader): (crate::procfs::Io, crate::procfs::Io),
+    names: (&str, &str),
+    object: &str,
+    hint: &str,
+    run: &Finished,
+) -> Result<(), Failure> {
+    let bound = len / 4;
+    if writer.written <= bound && reader.read <= bound {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "of a {len}-byte stream, the {} wrote {} bytes and the {} read {} bytes with system \
+         calls: the stream went through a file or a pipe, not the {object}",
+        names.0, writer.written, names.1, reader.read
+    ))
+    .detail(format!("HINT: {hint}"))
+    .command(run))
+}

@@ -774,19 +774,15 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
     let (Some(sio), Some(rio)) = (sio, rio) else {
         return Err(Failure::new("the sender or the receiver did not end").command(&sent));
     };
-    let bound = len / 4;
-    ensure(sio.written <= bound && rio.read <= bound, || {
-        Failure::new(format!(
-            "of a {len}-byte stream, the sender wrote {} bytes and the receiver read {} bytes \
-             with system calls: the stream went through a file or a pipe, not the object",
-            sio.written, rio.read
-        ))
-        .detail(
-            "HINT: the sender reads stdin into the slots and the receiver writes the slots to \
-             stdout; nothing else is read or written (§6).",
-        )
-        .command(&sent)
-    })?;
+    expect::carried_by_memory(
+        len,
+        (sio, rio),
+        ("sender", "receiver"),
+        "object",
+        "the sender reads stdin into the slots and the receiver writes the slots to stdout; \
+         nothing else is read or written (§6).",
+        &sent,
+    )?;
     let inode = rmap.map(|m| m.inode).unwrap_or_default();
     ctx.note(format!(
         "{} ({} bytes, inode {inode}) mapped shared by receiver pid {rpid} and sender pid \

@@ -880,19 +880,15 @@ fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
     let (Some(pio), Some(cio)) = (prod_io, cons_io) else {
         return Err(Failure::new("the producer or the consumer did not end").command(&prod));
     };
-    let bound = len / 4;
-    ensure(pio.written <= bound && cio.read <= bound, || {
-        Failure::new(format!(
-            "of a {len}-byte stream, the producer wrote {} bytes and the consumer read {} bytes \
-             with system calls: the stream went through a file or a pipe, not the segment",
-            pio.written, cio.read
-        ))
-        .detail(
-            "HINT: the producer reads stdin into the ring and the consumer writes the ring to \
-             stdout; nothing else is read or written (spec §5.4).",
-        )
-        .command(&prod)
-    })?;
+    expect::carried_by_memory(
+        len,
+        (pio, cio),
+        ("producer", "consumer"),
+        "segment",
+        "the producer reads stdin into the ring and the consumer writes the ring to stdout; \
+         nothing else is read or written (spec §5.4).",
+        &prod,
+    )?;
     ctx.note(format!(
         "segment {id} ({} bytes) attached by consumer pid {cpid} and producer pid {ppid} \
          (nattch 2); of a {len}-byte stream the producer wrote {} bytes, the consumer read {}",
