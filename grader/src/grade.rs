@@ -1,6 +1,7 @@
 //! Grading: build each chosen assignment, run its checks one at a time, and decide each
 //! verdict from the check's result, its runs and the IPC objects it left.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -111,9 +112,27 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
             return result;
         }
     };
+    // The checks' folders live in one folder of the grader's own (mode 0711: programs reach
+    // their check's folder but cannot list or write beside it), so that the sweep of /tmp after
+    // each check, which removes what the programs' user left there, never takes the folders of
+    // another grading running beside this one.
+    let scratch = match tempfile::Builder::new().prefix("ipclab-grading-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            result.checks = selected
+                .iter()
+                .map(|c| {
+                    let limit = scaled(c.limit, options.time_scale);
+                    grader_error(c, limit, format!("no temporary folder: {e}"))
+                })
+                .collect();
+            return result;
+        }
+    };
+    let _ = std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o711));
     for check in selected {
         let runs: Vec<CheckResult> = (0..options.repeat.max(1))
-            .map(|_| run_check(check, &bins, options))
+            .map(|_| run_check(check, &bins, options, scratch.path()))
             .collect();
         result.checks.push(combine(runs));
     }
@@ -125,10 +144,14 @@ fn run_check(
     check: &crate::check::Check,
     bins: &std::collections::BTreeMap<String, PathBuf>,
     options: &Options,
+    scratch: &Path,
 ) -> CheckResult {
     let limit = scaled(check.limit, options.time_scale);
     let started = Instant::now();
-    let dir = match tempfile::Builder::new().prefix("ipclab-").tempdir() {
+    let dir = match tempfile::Builder::new()
+        .prefix("check-")
+        .tempdir_in(scratch)
+    {
         Ok(dir) => dir,
         Err(e) => {
             return grader_error(check, limit, format!("no temporary folder: {e}"));
