@@ -324,11 +324,10 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
     // The clock starts before the fork, so that a run's wall time is never shorter than the
     // time the program itself measured (a program that waits 300 ms takes 300 ms or more).
     let started = Instant::now();
-    let mut child = confine::in_check_namespace(|| cmd.spawn())?;
+    // A pinned run is forked from this thread pinned to its CPU: the program inherits the
+    // affinity before it runs, and so does every process it starts, however early.
+    let mut child = pinned(spec.cpu, || confine::in_check_namespace(|| cmd.spawn()))?;
     let pid = child.id() as i32;
-    if let Some(cpu) = spec.cpu {
-        pin(pid, cpu);
-    }
     let pidfd = sys::pidfd_open(pid)?;
     let mut held = None;
     let mut stdin = None;
@@ -366,12 +365,24 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
     })
 }
 
-/// Pins `pid` to `cpu`, best effort (a machine with one CPU has nothing to choose).
-fn pin(pid: i32, cpu: usize) {
-    let mut set = nix::sched::CpuSet::new();
-    if set.set(cpu % nix::sched::CpuSet::count()).is_ok() {
-        let _ = nix::sched::sched_setaffinity(Pid::from_raw(pid), &set);
+/// Runs `f` with the calling thread pinned to `cpu` (if any), then restores its affinity. Best
+/// effort: a machine with one CPU has nothing to choose.
+fn pinned<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let this = Pid::from_raw(0);
+    let Some(cpu) = cpu else {
+        return f();
+    };
+    let before = sched_getaffinity(this).ok();
+    let mut set = CpuSet::new();
+    if set.set(cpu % CpuSet::count()).is_ok() {
+        let _ = sched_setaffinity(this, &set);
     }
+    let result = f();
+    if let Some(before) = before {
+        let _ = sched_setaffinity(this, &before);
+    }
+    result
 }
 
 type Drained = (Captured, Option<Option<Mismatch>>);

@@ -556,6 +556,9 @@ fn timed(ctx: &Ctx, spec: Spec, len: u64) -> Result<Duration, Failure> {
 /// Runs the student's and the reference command alternately, `ROUNDS` times each, and
 /// compares their best times: `student ≤ bound × reference` (scaled), or a failure that says
 /// both figures.
+/// The CPU the throughput checks pin both sides to.
+const CPU: usize = 1;
+
 fn ratio_check(
     ctx: &Ctx,
     what: &str,
@@ -567,9 +570,11 @@ fn ratio_check(
     const ROUNDS: usize = 3;
     let len = 64 * MIB;
     let (mut best_student, mut best_reference) = (Duration::MAX, Duration::MAX);
+    // Both on the same CPU, so that neither gains or loses by where the scheduler puts its
+    // processes (one CPU each, or all on one) from one run to the next.
     for _ in 0..ROUNDS {
-        best_reference = best_reference.min(timed(ctx, reference(), len)?);
-        best_student = best_student.min(timed(ctx, student(), len)?);
+        best_reference = best_reference.min(timed(ctx, reference().on_cpu(CPU), len)?);
+        best_student = best_student.min(timed(ctx, student().on_cpu(CPU), len)?);
     }
     let ratio = best_student.as_secs_f64() / best_reference.as_secs_f64().max(1e-6);
     let allowed = bound * ctx.scale();
@@ -579,8 +584,8 @@ fn ratio_check(
             "{what} took {ratio:.2}× as long as {reference_name} (allowed: {allowed:.2}×)"
         ))
         .detail(format!(
-            "MEASURED (best of {ROUNDS}, 64 MiB each):\n    {what}: {:.0} MiB/s\n    \
-             {reference_name}: {:.0} MiB/s",
+            "MEASURED (best of {ROUNDS}, 64 MiB each, both on CPU {CPU}):\n    {what}: \
+             {:.0} MiB/s\n    {reference_name}: {:.0} MiB/s",
             mbs(best_student),
             mbs(best_reference)
         ))
