@@ -286,10 +286,17 @@ fn cats(ctx: &Ctx, n: usize) -> Result<(Running, Vec<i32>), Failure> {
             .filter(|m| m.comm == "cat" && !m.zombie)
             .map(|m| m.pid)
             .collect();
-        if stages.len() == n {
+        // Each stage is `cat` once its first `read` sleeps: before that, the dynamic loader
+        // may still hold a file of its own open (`/etc/ld.so.cache`), which is not the stage's.
+        let reading = |&pid: &i32| {
+            crate::procfs::state(pid) == Some('S')
+                && crate::procfs::syscall(pid) == Some(libc::SYS_read)
+        };
+        let late = Instant::now() > deadline;
+        if stages.len() == n && (late || stages.iter().all(reading)) {
             return Ok((running, stages));
         }
-        if Instant::now() > deadline || running.has_exited() {
+        if late || running.has_exited() {
             let run = ctx.wait(running);
             return Err(Failure::new(format!(
                 "expected {n} `cat` stages to be running, saw {}",
