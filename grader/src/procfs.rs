@@ -49,6 +49,18 @@ pub fn syscall(pid: i32) -> Option<i64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// Whether process `pid` sleeps in the kernel in a wait whose name holds `what`
+/// (`/proc/PID/wchan`: `futex…` for a POSIX semaphore, `…semtimedop` for a SysV set, `…msgrcv`).
+pub fn sleeps_in_wait(pid: i32, what: &str) -> bool {
+    state(pid) == Some('S') && wchan(pid).contains(what)
+}
+
+/// Whether process `pid` sleeps in system call `nr` (`libc::SYS_read`…): a program blocked
+/// reading an empty pipe has done all it could with what it was given.
+pub fn sleeps_in_call(pid: i32, nr: i64) -> bool {
+    state(pid) == Some('S') && syscall(pid) == Some(nr)
+}
+
 /// The name of an x86-64 system call a waiting process may be in, for messages.
 pub fn syscall_name(nr: i64) -> String {
     let name = match nr {

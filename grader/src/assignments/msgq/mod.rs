@@ -314,8 +314,7 @@ fn wait_for(ctx: &Ctx, cond: impl FnMut() -> bool) -> bool {
 /// Whether process `pid` sleeps in `msgrcv` (its `wchan`), or has ended, so that a wait for
 /// it stops at once for a program that exits early (a `todo!()`).
 fn in_msgrcv(pid: i32) -> bool {
-    crate::procfs::gone(pid)
-        || std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("msgrcv"))
+    crate::procfs::gone(pid) || crate::procfs::sleeps_in_wait(pid, "msgrcv")
 }
 
 /// Whether process `pid` has a handler for `signal` (the `SigCgt` mask of its status).

@@ -288,10 +288,7 @@ fn cats(ctx: &Ctx, n: usize) -> Result<(Running, Vec<i32>), Failure> {
             .collect();
         // Each stage is `cat` once its first `read` sleeps: before that, the dynamic loader
         // may still hold a file of its own open (`/etc/ld.so.cache`), which is not the stage's.
-        let reading = |&pid: &i32| {
-            crate::procfs::state(pid) == Some('S')
-                && crate::procfs::syscall(pid) == Some(libc::SYS_read)
-        };
+        let reading = |&pid: &i32| crate::procfs::sleeps_in_call(pid, libc::SYS_read);
         let late = Instant::now() > deadline;
         if stages.len() == n && (late || stages.iter().all(reading)) {
             return Ok((running, stages));

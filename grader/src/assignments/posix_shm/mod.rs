@@ -692,11 +692,12 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
             .into_iter()
             .find(|m| m.shared() && Path::new(m.file()) == chan.entry)
     };
-    let both = poll_until(
-        ctx.limit() / 4,
-        &[&recv, &send],
-        || matches!((object(rpid), object(spid)), (Some(a), Some(b)) if a.inode == b.inode),
-    );
+    // Both map the object, and the sender sleeps in `read` again: the bytes already in its
+    // stdin pipe are in whatever holds its slots, which is mapped by now.
+    let both = poll_until(ctx.limit() / 4, &[&recv, &send], || {
+        matches!((object(rpid), object(spid)), (Some(a), Some(b)) if a.inode == b.inode)
+            && crate::procfs::sleeps_in_call(spid, libc::SYS_read)
+    });
     let (rmaps, smaps) = (crate::procfs::maps(rpid), crate::procfs::maps(spid));
     let (rmap, smap) = (object(rpid), object(spid));
     send.close_stdin();

@@ -414,12 +414,6 @@ fn gave_up(run: &Finished, code: i32, program: &str) -> Result<(), Failure> {
     expect::stderr_starts(run, &format!("{program}: "))
 }
 
-/// Whether process `pid` sleeps in the kernel in a wait whose name holds `what`
-/// (`/proc/PID/wchan`: `futex…` for a POSIX semaphore, `…semtimedop` for a SysV set).
-fn asleep_in(pid: i32, what: &str) -> bool {
-    crate::procfs::state(pid) == Some('S') && crate::procfs::wchan(pid).contains(what)
-}
-
 /// The semaphores of the spec carry the turns, as the kernel accounts for them (pids as the
 /// grader started them). `ping` (ROUNDS 2, once it has written `ping 1`) and `pong` (ROUNDS 1),
 /// each started alone: it sleeps in a futex wait and maps both `/dev/shm/sem.NAME-ping` and
@@ -458,7 +452,7 @@ fn uses_the_semaphores(ctx: &Ctx) -> Result<(), Failure> {
         let ready = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
             let wrote = first == "pong" || procs.output() == "ping 1\n";
             mapped = inodes().is_some_and(|i| maps_both(&i));
-            asleep = asleep_in(pid, "futex");
+            asleep = crate::procfs::sleeps_in_wait(pid, "futex");
             if let Some(nr) = crate::procfs::syscall(pid) {
                 slept_in = crate::procfs::syscall_name(nr);
             }
@@ -521,7 +515,10 @@ fn uses_the_semaphores(ctx: &Ctx) -> Result<(), Failure> {
                     .into_iter()
                     .find(|r| r.num("semid") == i64::from(id))
             });
-        (set.is_some() && pids.iter().all(|&p| asleep_in(p, "semtimedop")))
+        (set.is_some()
+            && pids
+                .iter()
+                .all(|&p| crate::procfs::sleeps_in_wait(p, "semtimedop")))
             || procs.exited(0)
             || procs.exited(1)
     });

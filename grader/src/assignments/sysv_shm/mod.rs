@@ -792,8 +792,7 @@ fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
         });
         // The producer sleeping in `read` again has put the bytes already in its stdin pipe
         // into the ring: whatever holds the ring is mapped by now.
-        let waiting = crate::procfs::state(ppid) == Some('S')
-            && crate::procfs::syscall(ppid) == Some(libc::SYS_read);
+        let waiting = crate::procfs::sleeps_in_call(ppid, libc::SYS_read);
         (both && waiting) || any_exited(&[&cons, &prod])
     });
     let (cmaps, pmaps) = (crate::procfs::maps(cpid), crate::procfs::maps(ppid));
