@@ -1,33 +1,150 @@
-//! Building an implementation without touching it: the submission folder is mirrored into the
-//! grader's work folder (only changed files are rewritten, so Cargo rebuilds only what
-//! changed), built there, and its binaries copied out. A folder with a `Cargo.toml` is built
-//! with `cargo build --release -p PACKAGE`; one without, with `make` (binaries in `bin/`), so
-//! that a submission in another language can be graded too.
+//! Building an implementation without touching it and without trusting it.
+//!
+//! The submission folder is copied, within limits of size and count, into a fresh folder of the
+//! grader's work folder, leaving out what would steer the build from outside the grader's
+//! choice (`target/`, `.git/`, `.cargo/` configuration, `rust-toolchain` files). It is built
+//! there in the build sandbox ([`crate::sandbox`]) as the grading's own unprivileged user, with
+//! the kit's toolchain, offline, against the starter's dependencies vendored by the grader
+//! (`--offline --locked`: a submission cannot add crates). A folder with a `Cargo.toml` is built
+//! with `cargo build --release -p PACKAGE`; one without, with `make NAME` (binaries in `bin/`),
+//! so that a submission in another language can be graded too. The build copies its binaries
+//! into an output folder; the grader takes them from there (regular files only, never through
+//! a link) into the grading's own folder ([`Programs`]), from which the checks run them.
+//!
+//! Each submission keeps its own target folder between gradings (keyed by its path), so a
+//! student grading again rebuilds only what changed; nothing of one submission's build is
+//! visible to another's.
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use walkdir::WalkDir;
 
 use crate::check::Assignment;
+use crate::sandbox::{self, Bind};
 
-/// Folders never copied from a submission.
-const SKIPPED: &[&str] = &["target", ".git"];
+/// Names never copied from a submission, at any depth: build output, version control, and
+/// what would choose the toolchain or configure Cargo from inside the submission.
+const SKIPPED: &[&str] = &[
+    "target",
+    ".git",
+    ".cargo",
+    "rust-toolchain",
+    "rust-toolchain.toml",
+];
 
-/// An implementation mirrored into the work folder.
+/// The most a submission may hold (README, "What a submission may bring").
+pub const MAX_FILES: usize = 5_000;
+/// The largest file a submission may hold, in bytes (by its length, holes included).
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The most bytes a submission may hold in all.
+pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
+
+/// How long one assignment's build may take (before the time scale).
+pub const BUILD_LIMIT: Duration = Duration::from_secs(600);
+/// The most output of a build that is kept.
+const MAX_LOG_BYTES: usize = 1 << 20;
+
+/// Where the graded programs and the grader's own helpers run from: a folder of this grading
+/// (mode 0711, the grader's), which the programs' user can enter but not list or change,
+/// holding a copy of the grader (execute-only: its processes cannot be read or traced) and of
+/// the fault-injection library, and the built binaries. It does not depend on where the kit
+/// lives, and it is removed when the grading ends.
+pub struct Programs {
+    dir: tempfile::TempDir,
+    /// The grader's copy, run for helper tools.
+    pub tool: PathBuf,
+    /// The fault-injection library's copy, if the grader has one.
+    pub library: Option<PathBuf>,
+}
+
+impl Programs {
+    /// Makes the folder and copies the grader (`exe`) and the library (`library`) into it.
+    pub fn new(exe: &Path, library: Option<&Path>) -> Result<Programs> {
+        let dir = tempfile::Builder::new()
+            .prefix("ipclab-programs-")
+            .tempdir()
+            .context("cannot make the grading's program folder")?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
+        let tool = dir.path().join("grader");
+        copy_file(exe, &tool, 0o711)
+            .with_context(|| format!("cannot copy the grader {}", exe.display()))?;
+        let library = match library {
+            Some(lib) => {
+                let to = dir.path().join(crate::faults::LIBRARY);
+                copy_file(lib, &to, 0o644)
+                    .with_context(|| format!("cannot copy {}", lib.display()))?;
+                Some(to)
+            }
+            None => None,
+        };
+        Ok(Programs { dir, tool, library })
+    }
+
+    /// The folder of assignment `name`'s binaries.
+    fn assignment_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The folder itself.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Copies `from` to a new file `to` (never through a link at `to`) with `mode`.
+fn copy_file(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
+    let mut src = File::open(from)?;
+    copy_open(&mut src, to, mode)
+}
+
+fn copy_open(src: &mut File, to: &Path, mode: u32) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(to);
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(to)?;
+    std::io::copy(src, &mut dst)?;
+    dst.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// How builds are confined.
+#[derive(Debug, Clone)]
+pub struct BuildSetup {
+    /// The user and group builds run as (the grading's own), if the grader may switch user.
+    pub user: Option<(u32, u32)>,
+    /// Refuse to build outside the sandbox (`--isolation strict`).
+    pub require_sandbox: bool,
+    /// Multiplies the build's time limit.
+    pub time_scale: f64,
+}
+
+/// An implementation copied into the work folder, ready to be built.
 pub struct Staged {
-    /// The mirror of the submission.
+    /// The copy of the submission.
     pub src: PathBuf,
-    /// Where its binaries are copied once built.
-    pub bins: PathBuf,
-    /// The shared Cargo target folder.
+    /// The submission's own Cargo target folder, kept between gradings.
     target: PathBuf,
-    /// Held while building and copying binaries out, since builds share a target folder.
-    lock: PathBuf,
+    /// Where a build leaves its binaries.
+    out: PathBuf,
+    /// The build sandbox's mount point.
+    root: PathBuf,
+    /// Why nothing of it can be built (a submission over the limits), if so.
+    refused: Option<String>,
+    setup: BuildSetup,
+    /// Whether the builds ran in the sandbox, as whom, and if not, why not (set by the
+    /// first build).
+    sandboxed: std::sync::Mutex<Option<Result<String, String>>>,
+    /// Held while this submission is staged: two gradings of one folder take turns.
+    _lock: Flock<File>,
 }
 
 /// Why an assignment's binaries could not be had.
@@ -37,10 +154,22 @@ pub struct BuildError {
     pub reason: String,
     /// The build's output, trimmed.
     pub log: String,
+    /// The grader's own failure (no toolchain, no sandbox), not the submission's.
+    pub grader_side: bool,
 }
 
-/// Mirrors `submission` into `work`, in a folder named after its canonical path.
-pub fn stage(submission: &Path, work: &Path) -> Result<Staged> {
+impl BuildError {
+    fn grader(reason: impl Into<String>) -> BuildError {
+        BuildError {
+            reason: reason.into(),
+            log: String::new(),
+            grader_side: true,
+        }
+    }
+}
+
+/// Copies `submission` into `work`, in a folder named after its canonical path.
+pub fn stage(submission: &Path, work: &Path, setup: BuildSetup) -> Result<Staged> {
     let canonical = submission.canonicalize().with_context(|| {
         format!(
             "cannot read the implementation folder {}",
@@ -52,21 +181,57 @@ pub fn stage(submission: &Path, work: &Path) -> Result<Staged> {
         "the implementation {} is not a folder",
         submission.display()
     );
+    let builds = work.join("builds");
+    std::fs::create_dir_all(&builds)
+        .with_context(|| format!("cannot create the work folder {}", builds.display()))?;
+    // Only the grader enters: no program of any grading reaches another submission's copy.
+    std::fs::set_permissions(&builds, std::fs::Permissions::from_mode(0o700))?;
     let slug = slug(&canonical);
-    let root = work.join("impl").join(&slug);
-    let src = root.join("src");
-    std::fs::create_dir_all(&src)
-        .with_context(|| format!("cannot create the work folder {}", src.display()))?;
-    let lock = work.join("build.lock");
+    let lock = lock_file(&builds.join(format!("{slug}.lock")))?;
+    let root = builds.join(&slug);
     let staged = Staged {
-        src,
-        bins: root.join("bin"),
-        target: work.join("target"),
-        lock,
+        src: root.join("src"),
+        target: root.join("target"),
+        out: root.join("out"),
+        root: root.join("root"),
+        refused: None,
+        setup,
+        sandboxed: std::sync::Mutex::new(None),
+        _lock: lock,
     };
-    let _guard = lock_file(&staged.lock)?;
-    mirror(&canonical, &staged.src)?;
-    Ok(staged)
+    for fresh in [&staged.src, &staged.out, &staged.root] {
+        if fresh.symlink_metadata().is_ok() {
+            std::fs::remove_dir_all(fresh)
+                .with_context(|| format!("cannot clear {}", fresh.display()))?;
+        }
+        std::fs::create_dir_all(fresh)
+            .with_context(|| format!("cannot create {}", fresh.display()))?;
+    }
+    std::fs::create_dir_all(&staged.target)?;
+    let refused = match copy_tree(&canonical, &staged.src) {
+        Ok(()) => None,
+        Err(CopyError::TooLarge(why)) => Some(why),
+        Err(CopyError::Io(e)) => return Err(e),
+    };
+    let has = |name: &str| staged.src.join(name).symlink_metadata().is_ok();
+    if refused.is_none()
+        && has("Cargo.toml")
+        && !has("Cargo.lock")
+        && let Some(kit) = kit_root()
+    {
+        // The starter's lockfile: the only dependencies there are.
+        let _ = copy_file(
+            &kit.join("starter/Cargo.lock"),
+            &staged.src.join("Cargo.lock"),
+            0o644,
+        );
+    }
+    if let Some((uid, gid)) = staged.setup.user {
+        for dir in [&staged.src, &staged.target, &staged.out] {
+            chown_tree(dir, uid, gid)?;
+        }
+    }
+    Ok(Staged { refused, ..staged })
 }
 
 /// A folder name for a submission: its last component and a hash of its full path.
@@ -85,22 +250,40 @@ fn slug(path: &Path) -> String {
             }
         })
         .collect();
-    let hash = path
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
-    format!("{clean}-{:08x}", hash as u32)
+    format!(
+        "{clean}-{:08x}",
+        fnv(path.to_string_lossy().as_bytes()) as u32
+    )
 }
 
-/// Makes `dst` hold exactly the files of `src` (minus [`SKIPPED`]), rewriting only those that
-/// differ so that unchanged files keep their modification times.
-fn mirror(src: &Path, dst: &Path) -> Result<()> {
-    let mut wanted = std::collections::BTreeSet::new();
-    let walk = WalkDir::new(src).into_iter().filter_entry(|e| {
-        e.depth() == 0 || !SKIPPED.contains(&e.file_name().to_string_lossy().as_ref())
-    });
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+enum CopyError {
+    /// Over a limit: the submission cannot be built (a verdict, not a grader failure).
+    TooLarge(String),
+    Io(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CopyError {
+    fn from(e: E) -> CopyError {
+        CopyError::Io(e.into())
+    }
+}
+
+/// Copies the regular files, folders and symbolic links (as links: they are followed only
+/// inside the sandbox) of `src` into the empty folder `dst`, minus [`SKIPPED`], keeping
+/// modification times (so that Cargo rebuilds only what changed) and the execute bits. Never
+/// follows a link, never opens anything but a regular file, and stops at the limits.
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), CopyError> {
+    let (mut files, mut total) = (0usize, 0u64);
+    let walk = WalkDir::new(src)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !SKIPPED.contains(&e.file_name().to_string_lossy().as_ref()));
     for entry in walk {
         let entry = entry.with_context(|| format!("cannot read {}", src.display()))?;
         let rel = entry
@@ -108,141 +291,522 @@ fn mirror(src: &Path, dst: &Path) -> Result<()> {
             .strip_prefix(src)
             .expect("walk stays under its root");
         let to = dst.join(rel);
-        wanted.insert(rel.to_path_buf());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to)?;
-        } else if entry.file_type().is_file() {
-            let data = std::fs::read(entry.path())
-                .with_context(|| format!("cannot read {}", entry.path().display()))?;
-            if std::fs::read(&to).ok().as_deref() != Some(&data[..]) {
-                std::fs::write(&to, &data)?;
-            }
-            let mode = entry.metadata()?.permissions();
-            std::fs::set_permissions(&to, mode)?;
+        let kind = entry.file_type();
+        files += 1;
+        if files > MAX_FILES {
+            return Err(CopyError::TooLarge(format!(
+                "the submission holds more than {MAX_FILES} files and folders"
+            )));
         }
+        if kind.is_dir() {
+            std::fs::create_dir(&to)?;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &to)?;
+        } else if kind.is_file() {
+            let meta = entry.metadata()?;
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(CopyError::TooLarge(format!(
+                    "{} is {} MiB; a submission's files may hold {} MiB each",
+                    rel.display(),
+                    meta.len() >> 20,
+                    MAX_FILE_BYTES >> 20
+                )));
+            }
+            total += meta.len();
+            if total > MAX_TOTAL_BYTES {
+                return Err(CopyError::TooLarge(format!(
+                    "the submission holds more than {} MiB",
+                    MAX_TOTAL_BYTES >> 20
+                )));
+            }
+            let mut from = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(entry.path())
+                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let mode = if meta.mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            let mut limited = (&mut from).take(MAX_FILE_BYTES + 1);
+            let mut dst_file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&to)?;
+            std::io::copy(&mut limited, &mut dst_file)?;
+            if let Ok(modified) = meta.modified() {
+                let _ = dst_file.set_modified(modified);
+            }
+        }
+        // Other kinds (pipes, sockets, devices) are left out.
     }
-    // Remove what the submission no longer has (deepest first).
-    let mut stale: Vec<PathBuf> = WalkDir::new(dst)
-        .min_depth(1)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().strip_prefix(dst).expect("under dst").to_path_buf())
-        .filter(|rel| !wanted.contains(rel) && !rel.starts_with("target"))
-        .collect();
-    stale.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for rel in stale {
-        let path = dst.join(rel);
-        let _ = if path.is_dir() {
-            std::fs::remove_dir(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
+    Ok(())
+}
+
+/// Gives `dir` and everything under it to `uid`:`gid`, never through a link.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    for entry in WalkDir::new(dir) {
+        let entry = entry?;
+        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))
+            .with_context(|| format!("cannot hand {} to uid {uid}", entry.path().display()))?;
     }
     Ok(())
 }
 
 fn lock_file(path: &Path) -> Result<Flock<File>> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, e)| anyhow::anyhow!("cannot lock {}: {e}", path.display()))
 }
 
+/// The kit's root folder: where the grader was built, if the starter's lockfile is there, or
+/// the current folder (the Gradescope autograder runs the grader from the kit).
+pub fn kit_root() -> Option<PathBuf> {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
+    let here = std::env::current_dir().ok();
+    [built, here]
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("starter/Cargo.lock").is_file())
+}
+
+/// The toolchain builds use: the sysroot of the `rustc` the kit itself is built with, asked
+/// from the kit's folder (a submission's `rust-toolchain` file chooses nothing).
+fn toolchain(kit: &Path) -> Result<PathBuf, BuildError> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(kit)
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| BuildError::grader(format!("cannot run rustc: {e}")))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !sysroot.join("bin/cargo").is_file() {
+        return Err(BuildError::grader(format!(
+            "no Rust toolchain with cargo found (rustc --print sysroot: {})",
+            sysroot.display()
+        )));
+    }
+    Ok(sysroot)
+}
+
+/// The starter's dependencies as sources (`cargo vendor`), made once per lockfile in the work
+/// folder from the kit's own starter: the only crates a submission's build can use.
+fn vendored(kit: &Path, work: &Path) -> Result<PathBuf, BuildError> {
+    let manifest = kit.join("starter/Cargo.toml");
+    let lock = std::fs::read(kit.join("starter/Cargo.lock"))
+        .map_err(|e| BuildError::grader(format!("cannot read the starter's Cargo.lock: {e}")))?;
+    let dir = work.join(format!("vendor-{:016x}", fnv(&lock)));
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    let partial = work.join(format!("vendor-{:016x}.partial", fnv(&lock)));
+    let _ = std::fs::remove_dir_all(&partial);
+    let mut last = String::new();
+    // Offline first (the crates are in Cargo's cache once the kit was built), then online.
+    for offline in [true, false] {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("vendor")
+            .args(offline.then_some("--offline"))
+            .args(["--locked", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .arg(&partial)
+            .current_dir(kit)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        match cmd.output() {
+            Ok(out) if out.status.success() => {
+                let _ = std::fs::write(partial.join(".complete"), "");
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::rename(&partial, &dir).map_err(|e| {
+                    BuildError::grader(format!("cannot keep the vendored crates: {e}"))
+                })?;
+                return Ok(dir);
+            }
+            Ok(out) => last = String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(BuildError::grader(format!(
+        "cannot vendor the starter's dependencies: {last}"
+    )))
+}
+
+/// The build, as a shell script run in the sandbox: Cargo (where there is a `Cargo.toml`) or
+/// make, then the binaries copied into the output folder. Arguments: the package, the make
+/// target, then the binaries.
+const SCRIPT: &str = r#"
+pkg="$1"; name="$2"; shift 2
+cd "$IPCLAB_SRC" || exit 1
+if [ -f Cargo.toml ]; then
+  "$IPCLAB_CARGO" build --release --offline --locked --message-format=short -p "$pkg" \
+    --config "source.crates-io.replace-with=\"ipclab-vendored\"" \
+    --config "source.ipclab-vendored.directory=\"$IPCLAB_VENDOR\"" || exit 1
+  built="$CARGO_TARGET_DIR/release"
+else
+  make "$name" || exit 1
+  built=bin
+fi
+for b; do
+  [ -f "$built/$b" ] && cp "$built/$b" "$IPCLAB_OUT/$b"
+done
+exit 0
+"#;
+
 impl Staged {
-    /// Builds one assignment's binaries; returns their paths by name.
-    pub fn build(&self, assignment: &Assignment) -> Result<BTreeMap<String, PathBuf>, BuildError> {
-        let _guard = lock_file(&self.lock).map_err(|e| BuildError {
-            reason: e.to_string(),
-            log: String::new(),
+    /// Whether builds ran in the sandbox: `None` before the first build, else as whom or why
+    /// not.
+    pub fn sandboxed(&self) -> Option<Result<String, String>> {
+        self.sandboxed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// How its builds ran, in the report header's words.
+    pub fn describe(&self) -> String {
+        match self.sandboxed() {
+            None => "none ran".to_string(),
+            Some(Ok(user)) => format!(
+                "sandboxed (own mount, PID and network namespaces, offline, only its own \
+                 folder in sight; {user})"
+            ),
+            Some(Err(why)) => format!(
+                "NOT sandboxed ({why}): the build ran as the grader's user, uid {}, and could \
+                 reach what that user can",
+                nix::unistd::geteuid()
+            ),
+        }
+    }
+
+    /// Builds one assignment's binaries into `programs`; returns their paths by name.
+    pub fn build(
+        &self,
+        assignment: &Assignment,
+        programs: &Programs,
+        work: &Path,
+    ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+        if let Some(why) = &self.refused {
+            return Err(BuildError {
+                reason: why.clone(),
+                log: String::new(),
+                grader_side: false,
+            });
+        }
+        let kit = kit_root().ok_or_else(|| {
+            BuildError::grader("cannot find the kit (its starter/Cargo.lock) to build with")
         })?;
-        let cargo = self.src.join("Cargo.toml").is_file();
-        let cargo_cmd = || {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.env("CARGO_TARGET_DIR", &self.target)
-                .env_remove("RUSTFLAGS")
-                .current_dir(&self.src);
-            cmd
+        // Whether Cargo builds is decided inside, where a link leads where the build sees it;
+        // a folder without a `Cargo.toml` needs no toolchain from the grader.
+        let cargo = self.src.join("Cargo.toml").symlink_metadata().is_ok();
+        let (sysroot, vendor) = match (toolchain(&kit), cargo) {
+            (Ok(sysroot), _) => (sysroot, vendored(&kit, work)?),
+            (Err(e), true) => return Err(e),
+            (Err(_), false) => (PathBuf::from("/nonexistent"), PathBuf::from("/nonexistent")),
         };
-        // Every implementation shares one target folder, and Cargo names a workspace member's
-        // artifacts by its path *within* the workspace: two submissions' `pipes` crates look
-        // alike to it. So when the package was last built from another submission, it is
-        // cleaned first; the same submission again rebuilds only what changed.
-        let last = self
-            .target
-            .join(format!("last-built-{}", assignment.package));
-        let this = self.src.to_string_lossy().into_owned();
-        if cargo && std::fs::read_to_string(&last).ok().as_deref() != Some(this.as_str()) {
-            let _ = cargo_cmd()
-                .args(["clean", "--release", "--quiet", "-p"])
-                .arg(assignment.package)
-                .output();
+        for entry in std::fs::read_dir(&self.out).into_iter().flatten().flatten() {
+            let _ = std::fs::remove_file(entry.path());
         }
-        if cargo {
-            let _ = std::fs::create_dir_all(&self.target);
-            let _ = std::fs::write(&last, &this);
-        }
-        let output = if cargo {
-            cargo_cmd()
-                .args([
-                    "build",
-                    "--release",
-                    "--quiet",
-                    "--message-format=short",
-                    "-p",
-                ])
-                .arg(assignment.package)
-                .output()
+        let mut args = vec![assignment.package.to_string(), assignment.name.to_string()];
+        args.extend(assignment.binaries.iter().map(|b| b.to_string()));
+        let limit = BUILD_LIMIT.mul_f64(self.setup.time_scale.max(0.01));
+        let known = self.sandboxed();
+        let mut output = if known.as_ref().is_none_or(|k| k.is_ok()) {
+            self.run_sandboxed(&sysroot, &vendor, &args, limit)?
         } else {
-            Command::new("make")
-                .arg(assignment.name)
-                .current_dir(&self.src)
-                .output()
+            None
         };
-        let output = output.map_err(|e| BuildError {
-            reason: format!("could not run the build: {e}"),
-            log: String::new(),
-        })?;
-        let log = String::from_utf8_lossy(&output.stderr).into_owned();
-        if !output.status.success() {
-            let reason = log
-                .lines()
-                .find(|l| l.contains("error"))
-                .unwrap_or("the build failed")
-                .trim()
-                .to_string();
-            return Err(BuildError { reason, log });
+        if output.is_none() {
+            let why = match known {
+                Some(Err(why)) => why,
+                _ => "the build sandbox could not be made".to_string(),
+            };
+            if self.setup.require_sandbox {
+                return Err(BuildError::grader(format!(
+                    "--isolation strict: {why}; builds are never run outside the sandbox there"
+                )));
+            }
+            output = Some(self.run_plain(&sysroot, &vendor, &args, limit)?);
         }
-        let built = if cargo {
-            self.target.join("release")
-        } else {
-            self.src.join("bin")
+        let Some(output) = output else {
+            unreachable!("a build ran");
         };
-        let out = self.bins.join(assignment.name);
-        std::fs::create_dir_all(&out).map_err(|e| BuildError {
-            reason: format!("cannot create {}: {e}", out.display()),
-            log: String::new(),
-        })?;
+        let log: String = output
+            .log
+            .lines()
+            .filter(|l| !l.starts_with(sandbox::USER_NAMESPACE_NOTE))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !output.success {
+            let reason = if output.timed_out {
+                format!(
+                    "the build did not finish within {} s",
+                    limit.as_secs_f64().round()
+                )
+            } else {
+                log.lines()
+                    .find(|l| l.contains("error"))
+                    .unwrap_or("the build failed")
+                    .trim()
+                    .to_string()
+            };
+            return Err(BuildError {
+                reason,
+                log,
+                grader_side: false,
+            });
+        }
+        let dir = programs.assignment_dir(assignment.name);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)))
+            .map_err(|e| BuildError::grader(format!("cannot create {}: {e}", dir.display())))?;
         let mut bins = BTreeMap::new();
         for name in assignment.binaries {
-            let from = built.join(name);
-            let to = out.join(name);
-            // Copy to a new inode: a binary still running from an earlier grading is not
-            // disturbed, and the next build cannot change this one under a running check.
-            let _ = std::fs::remove_file(&to);
-            std::fs::copy(&from, &to).map_err(|e| BuildError {
-                reason: format!(
-                    "the build made no binary `{name}` ({}: {e})",
-                    from.display()
-                ),
+            let to = dir.join(name);
+            take_binary(&self.out.join(name), &to).map_err(|e| BuildError {
+                reason: format!("the build made no binary `{name}` ({e})"),
                 log: log.clone(),
+                grader_side: false,
             })?;
             bins.insert(name.to_string(), to);
         }
         Ok(bins)
     }
+
+    /// The build in the sandbox; `None` if the sandbox could not be made (remembered).
+    fn run_sandboxed(
+        &self,
+        sysroot: &Path,
+        vendor: &Path,
+        args: &[String],
+        limit: Duration,
+    ) -> Result<Option<BuildOutput>, BuildError> {
+        let inside = |p: &str| PathBuf::from(p);
+        let mut binds = vec![
+            bind(&self.src, "/src", true),
+            bind(&self.target, "/target", true),
+            bind(&self.out, "/out", true),
+        ];
+        if sysroot.is_dir() {
+            binds.push(bind(sysroot, "/toolchain", false));
+            binds.push(bind(vendor, "/vendor", false));
+        }
+        let spec = sandbox::Spec {
+            root: self.root.clone(),
+            binds,
+            user: self.setup.user,
+            cwd: inside("/src"),
+            env: build_env(
+                Path::new("/src"),
+                Path::new("/target"),
+                Path::new("/out"),
+                Path::new("/toolchain"),
+                Path::new("/vendor"),
+            ),
+            argv: script_argv(args),
+            cpu_secs: limit.as_secs().max(1) + 1,
+            file_size: 1 << 30,
+            processes: 512,
+            tmp_bytes: 1 << 30,
+        };
+        let json = serde_json::to_string(&spec).expect("the specification serialises");
+        let exe = std::env::current_exe()
+            .map_err(|e| BuildError::grader(format!("cannot find the grader itself: {e}")))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("sandbox").arg(json);
+        let output = run_bounded(cmd, limit)?;
+        let mut known = self.sandboxed.lock().unwrap_or_else(|e| e.into_inner());
+        if output.code == Some(sandbox::EXIT_NO_SANDBOX)
+            && output.log.lines().any(|l| l.starts_with("grader sandbox:"))
+        {
+            let why = output
+                .log
+                .lines()
+                .find_map(|l| l.strip_prefix("grader sandbox: "))
+                .unwrap_or("the build sandbox could not be made")
+                .to_string();
+            *known = Some(Err(why));
+            return Ok(None);
+        }
+        let user = match output
+            .log
+            .lines()
+            .find_map(|l| l.strip_prefix(sandbox::USER_NAMESPACE_NOTE))
+        {
+            Some(uid) => {
+                format!("uid {uid} in a user namespace of its own, without any capability")
+            }
+            None => match self.setup.user {
+                Some((uid, _)) => format!("uid {uid}"),
+                None => format!("uid {}", nix::unistd::geteuid()),
+            },
+        };
+        *known = Some(Ok(user));
+        Ok(Some(output))
+    }
+
+    /// The build without a sandbox (a machine without namespaces), as the grader's user.
+    fn run_plain(
+        &self,
+        sysroot: &Path,
+        vendor: &Path,
+        args: &[String],
+        limit: Duration,
+    ) -> Result<BuildOutput, BuildError> {
+        let home = tempfile::tempdir()
+            .map_err(|e| BuildError::grader(format!("no temporary folder: {e}")))?;
+        let mut env = build_env(&self.src, &self.target, &self.out, sysroot, vendor);
+        for (key, value) in env.iter_mut() {
+            if key == "HOME" || key == "TMPDIR" {
+                *value = home.path().to_string_lossy().into_owned();
+            }
+            if key == "CARGO_HOME" {
+                *value = home.path().join("cargo").to_string_lossy().into_owned();
+            }
+        }
+        let argv = script_argv(args);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env_clear()
+            .envs(env)
+            .current_dir(&self.src);
+        run_bounded(cmd, limit)
+    }
+}
+
+fn bind(from: &Path, to: &str, writable: bool) -> Bind {
+    Bind {
+        from: from.to_path_buf(),
+        to: PathBuf::from(to),
+        writable,
+    }
+}
+
+/// The whole environment of a build: nothing of the grader's.
+fn build_env(
+    src: &Path,
+    target: &Path,
+    out: &Path,
+    toolchain: &Path,
+    vendor: &Path,
+) -> Vec<(String, String)> {
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    vec![
+        (
+            "PATH".into(),
+            format!("{}:/usr/local/bin:/usr/bin:/bin", s(&toolchain.join("bin"))),
+        ),
+        ("HOME".into(), "/tmp".into()),
+        ("TMPDIR".into(), "/tmp".into()),
+        ("CARGO_HOME".into(), "/tmp/cargo".into()),
+        ("CARGO_TARGET_DIR".into(), s(target)),
+        ("CARGO_TERM_COLOR".into(), "never".into()),
+        ("RUSTC".into(), s(&toolchain.join("bin/rustc"))),
+        ("IPCLAB_CARGO".into(), s(&toolchain.join("bin/cargo"))),
+        ("IPCLAB_SRC".into(), s(src)),
+        ("IPCLAB_OUT".into(), s(out)),
+        ("IPCLAB_VENDOR".into(), s(vendor)),
+        ("LANG".into(), "C.UTF-8".into()),
+    ]
+}
+
+fn script_argv(args: &[String]) -> Vec<String> {
+    let mut argv = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        SCRIPT.to_string(),
+        "build".to_string(),
+    ];
+    argv.extend(args.iter().cloned());
+    argv
+}
+
+/// What a build printed and how it ended.
+struct BuildOutput {
+    success: bool,
+    code: Option<i32>,
+    timed_out: bool,
+    log: String,
+}
+
+/// Runs `cmd` with its output captured (the first [`MAX_LOG_BYTES`] of it), killed at `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Result<BuildOutput, BuildError> {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| BuildError::grader(format!("could not run the build: {e}")))?;
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let room = MAX_LOG_BYTES.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+            }
+            kept
+        })
+    })
+    .collect();
+    let pid = child.id() as i32;
+    let exited = crate::sys::pidfd_open(pid)
+        .and_then(|fd| crate::sys::wait_readable(&fd, limit))
+        .unwrap_or(false);
+    if !exited {
+        // The launcher's death kills the sandbox's PID namespace; the group, a plain build.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let status = child
+        .wait()
+        .map_err(|e| BuildError::grader(format!("cannot wait for the build: {e}")))?;
+    let mut log = Vec::new();
+    for reader in readers {
+        log.extend(reader.join().unwrap_or_default());
+    }
+    Ok(BuildOutput {
+        success: exited && status.success(),
+        code: status.code(),
+        timed_out: !exited,
+        log: String::from_utf8_lossy(&log).trim_end().to_string(),
+    })
+}
+
+/// Takes a built binary from the output folder: a regular file, opened without following a
+/// link, copied into a new root-owned file of mode 0755.
+fn take_binary(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(from)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    copy_open(&mut file, to, 0o755)
 }
 
 #[cfg(test)]
@@ -250,30 +814,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mirror_follows_the_submission_and_skips_build_output() {
+    fn the_copy_skips_build_output_and_configuration_and_keeps_links_as_links() {
         let dir = tempfile::tempdir().unwrap();
-        let (src, dst) = (dir.path().join("sub"), dir.path().join("mirror"));
-        std::fs::create_dir_all(src.join("a/target")).unwrap();
-        std::fs::create_dir_all(src.join("target")).unwrap();
+        let (src, dst) = (dir.path().join("sub"), dir.path().join("copy"));
+        for d in ["a/target", "target", ".cargo", "a/.cargo"] {
+            std::fs::create_dir_all(src.join(d)).unwrap();
+        }
         std::fs::write(src.join("a/x.rs"), "1").unwrap();
         std::fs::write(src.join("target/big"), "junk").unwrap();
-        std::fs::write(src.join("gone.rs"), "old").unwrap();
+        std::fs::write(src.join(".cargo/config.toml"), "[build]").unwrap();
+        std::fs::write(src.join("a/.cargo/config.toml"), "[build]").unwrap();
+        std::fs::write(src.join("rust-toolchain.toml"), "[toolchain]").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", src.join("a/link")).unwrap();
         std::fs::create_dir_all(&dst).unwrap();
-        mirror(&src, &dst).unwrap();
+        assert!(copy_tree(&src, &dst).is_ok());
         assert_eq!(std::fs::read_to_string(dst.join("a/x.rs")).unwrap(), "1");
-        assert!(!dst.join("target").exists());
-        std::fs::remove_file(src.join("gone.rs")).unwrap();
-        let before = std::fs::metadata(dst.join("a/x.rs"))
+        for gone in [
+            "target",
+            ".cargo",
+            "a/.cargo",
+            "a/target",
+            "rust-toolchain.toml",
+        ] {
+            assert!(!dst.join(gone).exists(), "{gone} was copied");
+        }
+        let link = dst.join("a/link");
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_link(link).unwrap(), Path::new("/etc/shadow"));
+        let before = std::fs::metadata(src.join("a/x.rs"))
             .unwrap()
             .modified()
             .unwrap();
-        mirror(&src, &dst).unwrap();
-        assert!(!dst.join("gone.rs").exists());
         let after = std::fs::metadata(dst.join("a/x.rs"))
             .unwrap()
             .modified()
             .unwrap();
-        assert_eq!(before, after, "an unchanged file is not rewritten");
+        assert_eq!(before, after, "modification times are kept");
+    }
+
+    #[test]
+    fn a_file_over_the_limit_refuses_the_copy_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("sub"), dir.path().join("copy"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        let sparse = File::create(src.join("huge.bin")).unwrap();
+        sparse.set_len(1 << 30).unwrap();
+        match copy_tree(&src, &dst) {
+            Err(CopyError::TooLarge(why)) => assert!(why.contains("huge.bin"), "{why}"),
+            _ => panic!("a 1 GiB file was accepted"),
+        }
+        let copied = std::fs::metadata(dst.join("huge.bin")).map(|m| m.len());
+        assert!(copied.is_err(), "the large file was copied: {copied:?}");
     }
 
     #[test]

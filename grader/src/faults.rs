@@ -47,9 +47,22 @@ impl Faults {
     }
 }
 
-/// The library, next to the grader's own binary (`cargo build --release` builds both), or in
+/// The library the checks preload, once the grading has its own copy ([`use_library`]).
+static CHOSEN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Makes [`library`] answer `path` from now on: the grading's own copy, which the programs'
+/// user can read wherever the kit lives.
+pub fn use_library(path: Option<PathBuf>) {
+    let _ = CHOSEN.set(path);
+}
+
+/// The library: the grading's copy if there is one ([`use_library`]), else the one next to
+/// the grader's own binary (`cargo build --release` builds both), or in
 /// the kit's `target/release` (for a grader run from elsewhere).
 pub fn library() -> Option<PathBuf> {
+    if let Some(chosen) = CHOSEN.get() {
+        return chosen.clone();
+    }
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join(LIBRARY)));

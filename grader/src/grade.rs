@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::build::{BuildError, Staged};
+use crate::build::{BuildError, Programs, Staged};
 use crate::check::{Assignment, Ctx, Failure};
 use crate::confine::{Limits, Sandbox};
 use crate::isolation::{self, Isolation};
@@ -76,7 +76,13 @@ impl AssignmentResult {
 }
 
 /// Grades one assignment of a staged implementation.
-pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> AssignmentResult {
+pub fn grade(
+    staged: &Staged,
+    programs: &Programs,
+    work: &Path,
+    assignment: &Assignment,
+    options: &Options,
+) -> AssignmentResult {
     let selected: Vec<_> = assignment
         .checks
         .iter()
@@ -88,8 +94,23 @@ pub fn grade(staged: &Staged, assignment: &Assignment, options: &Options) -> Ass
         build_error: None,
         checks: Vec::new(),
     };
-    let bins = match staged.build(assignment) {
+    let bins = match staged.build(assignment, programs, work) {
         Ok(bins) => bins,
+        Err(error) if error.grader_side => {
+            result.checks = selected
+                .iter()
+                .map(|c| {
+                    let limit = scaled(c.limit, options.time_scale);
+                    grader_error(
+                        c,
+                        limit,
+                        format!("the grader could not build: {}", error.reason),
+                    )
+                })
+                .collect();
+            result.build_error = Some(error);
+            return result;
+        }
         Err(error) => {
             result.checks = selected
                 .iter()

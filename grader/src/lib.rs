@@ -25,10 +25,12 @@ pub mod probe;
 pub mod procfs;
 pub mod report;
 pub mod run;
+pub mod sandbox;
 pub mod starter;
 pub mod stream;
 mod sys;
 #[cfg(feature = "instructor")]
+pub mod users;
 pub mod validate;
 
 pub use sys::IpcKind;

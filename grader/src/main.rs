@@ -125,6 +125,12 @@ enum Command {
         #[arg(long, hide = true, conflicts_with = "clean")]
         probe: bool,
     },
+    /// Runs a build in the build sandbox (used by the grader itself; SPEC is JSON).
+    #[command(hide = true)]
+    Sandbox {
+        /// What to run and how (`grader::sandbox::Spec`).
+        spec: String,
+    },
     /// Runs a check's helper tool (used by the checks themselves).
     #[command(hide = true)]
     Tool {
@@ -158,9 +164,11 @@ fn main() -> ExitCode {
         },
         Command::Doctor { probe: true, .. } => isolation::Mode::Auto,
         Command::Doctor { .. } => isolation::Mode::None,
-        Command::List | Command::Starter { .. } | Command::Tool { .. } | Command::Batch { .. } => {
-            isolation::Mode::None
-        }
+        Command::List
+        | Command::Starter { .. }
+        | Command::Tool { .. }
+        | Command::Batch { .. }
+        | Command::Sandbox { .. } => isolation::Mode::None,
         // Each mutant is graded by a grader process of its own, which isolates itself.
         #[cfg(feature = "instructor")]
         Command::Validate { .. } => isolation::Mode::None,
@@ -173,8 +181,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Sandbox { spec } = &cli.command {
+        // A fresh process of one thread, as the sandbox needs: nothing else runs first.
+        let code = grader::sandbox::launch(spec);
+        return ExitCode::from(u8::try_from(code).unwrap_or(255));
+    }
     run::init();
     match cli.command {
+        Command::Sandbox { .. } => unreachable!("handled above"),
         #[cfg(feature = "instructor")]
         Command::Validate {
             assignments: wanted,
@@ -248,7 +262,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Tool { name, args } => match assignments::run_tool(&name, &args) {
+        Command::Tool { name, args } => match run_helper(&name, &args) {
             Some(code) => code,
             None => {
                 eprintln!("grader: no tool `{name}`");
@@ -310,18 +324,60 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let work = work_dir.unwrap_or_else(grade::default_work_dir);
-            let staged = match build::stage(&implementation, &work) {
+            // As root, a user of this grading's own, held while it grades: the build runs as it
+            // in every mode (a build as root could leave its sandbox), the programs too where
+            // the isolation runs them as another user.
+            let root = nix::unistd::geteuid().is_root();
+            let user = match root.then(grader::users::take).transpose() {
+                Ok(user) => user,
+                Err(e) => {
+                    eprintln!("grader: cannot take a user for this grading: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let own = user.as_ref().map(|u| (u.uid, u.uid));
+            let isolation = isolation::Isolation {
+                user: isolation.user.and(own),
+                ..isolation
+            };
+            let exe = match std::env::current_exe() {
+                Ok(exe) => exe,
+                Err(e) => {
+                    eprintln!("grader: cannot find the grader's own executable: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let programs = match build::Programs::new(&exe, grader::faults::library().as_deref()) {
+                Ok(programs) => programs,
+                Err(e) => {
+                    eprintln!("grader: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
+            grader::faults::use_library(programs.library.clone());
+            let setup = build::BuildSetup {
+                user: own,
+                require_sandbox: isolate == isolation::Mode::Strict,
+                time_scale,
+            };
+            let staged = match build::stage(&implementation, &work, setup) {
                 Ok(staged) => staged,
                 Err(e) => {
                     eprintln!("grader: {e:#}");
                     return ExitCode::from(2);
                 }
             };
-            let tool = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grader"));
-            let isolation = match reachable(isolation, isolate, &staged, &tool) {
-                Ok(isolation) => isolation,
-                Err(code) => return code,
-            };
+            let library: Vec<&std::path::Path> = programs.library.as_deref().into_iter().collect();
+            if let Err(why) = isolation.reaching(&[programs.path(), &programs.tool], &library) {
+                eprintln!(
+                    "grader: {why}: the programs' user must reach the grading's folder {} \
+                     (is the temporary folder's mode 1777?); the grader never runs programs \
+                     as root in its place",
+                    programs.path().display()
+                );
+                return ExitCode::from(2);
+            }
+            let tool = programs.tool.clone();
             let options = grade::Options {
                 time_scale,
                 seed,
@@ -333,14 +389,18 @@ fn main() -> ExitCode {
             let mut report = Report {
                 implementation: implementation.display().to_string(),
                 isolation,
+                build: String::new(),
                 assignments: Vec::new(),
             };
             for a in assignments::all() {
                 if wanted.is_empty() || wanted.iter().any(|w| w == a.name) {
                     eprintln!("grader: building and grading {} …", a.name);
-                    report.assignments.push(grade::grade(&staged, &a, &options));
+                    report
+                        .assignments
+                        .push(grade::grade(&staged, &programs, &work, &a, &options));
                 }
             }
+            report.build = staged.describe();
             if let Some(notice) = &notice {
                 println!("NOTICE: {notice}\n");
             }
@@ -397,29 +457,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// `isolation` once it is known that the sandbox user can run the built programs, the
-/// grader's helper and the fault-injection library; else the grader's own user, with a
-/// warning (`auto`), or exit 2 (`strict`).
-fn reachable(
-    isolation: isolation::Isolation,
-    mode: isolation::Mode,
-    staged: &build::Staged,
-    tool: &std::path::Path,
-) -> Result<isolation::Isolation, ExitCode> {
-    let built = staged.bins.parent().unwrap_or(&staged.bins);
-    let library = grader::faults::library();
-    let readable: Vec<&std::path::Path> = library.as_deref().into_iter().collect();
-    match isolation.reaching(&[built, tool], &readable) {
-        Ok(isolation) => Ok(isolation),
-        Err(why) if mode == isolation::Mode::Strict => {
-            eprintln!("grader: --isolation strict: {why}");
-            Err(ExitCode::from(2))
-        }
-        Err(why) => {
-            eprintln!("grader: {why}: programs run as the grader's user");
-            Ok(isolation.without_user())
-        }
-    }
+/// Runs a check's helper tool. The grader's helpers are not the programs' to trace or read,
+/// even under the same user (the copy they run from is execute-only, which also makes them
+/// so).
+fn run_helper(name: &str, args: &[String]) -> Option<ExitCode> {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    assignments::run_tool(name, args)
 }
 
 /// Refuses names that are no assignment, with the list of those that are.

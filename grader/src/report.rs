@@ -14,6 +14,8 @@ pub struct Report {
     pub implementation: String,
     /// How IPC objects were attributed to checks.
     pub isolation: crate::isolation::Isolation,
+    /// How the submission was built (see [`crate::build::Staged::describe`]).
+    pub build: String,
     /// The graded assignments.
     pub assignments: Vec<AssignmentResult>,
 }
@@ -29,13 +31,33 @@ impl Report {
         self.assignments.iter().map(|a| a.max_score()).sum()
     }
 
+    /// How checks and builds were isolated, in the header's words.
+    fn setting(&self) -> String {
+        format!("{}; build: {}", self.isolation.describe(), self.build)
+    }
+
+    /// Points earned and available in the checks a student sees (hidden ones left out).
+    fn visible_score(&self) -> (u32, u32) {
+        let visible = || {
+            self.assignments.iter().flat_map(|a| {
+                a.checks
+                    .iter()
+                    .filter(|c| visibility(&a.name, &c.name).is_visible())
+            })
+        };
+        (
+            visible().map(|c| c.verdict.score).sum(),
+            visible().map(|c| c.max_score).sum(),
+        )
+    }
+
     /// The table for people: one line per check, details under failures, totals.
     pub fn human(&self, verbose: bool) -> String {
         let mut out = String::new();
         out.push_str(&format!(
             "IPC Lab grader — implementation: {} — isolation: {}\n",
             self.implementation,
-            self.isolation.describe()
+            self.setting()
         ));
         let width = self
             .assignments
@@ -138,12 +160,19 @@ impl Report {
         Gradescope {
             score: self.score(),
             max_score: self.max_score(),
-            output: format!(
-                "IPC Lab: {}/{} (isolation: {})",
-                self.score(),
-                self.max_score(),
-                self.isolation.describe()
-            ),
+            output: {
+                // Gradescope shows this line to students: hidden checks are not in it.
+                let (score, max) = self.visible_score();
+                let hidden = if max < self.max_score() {
+                    " in the visible checks; hidden checks are graded too"
+                } else {
+                    ""
+                };
+                format!(
+                    "IPC Lab: {score}/{max}{hidden} (isolation: {})",
+                    self.setting()
+                )
+            },
             tests,
         }
     }
@@ -325,7 +354,7 @@ impl Report {
             self.score(),
             self.max_score(),
             self.implementation,
-            self.isolation.describe()
+            self.setting()
         );
         for a in &self.assignments {
             out.push_str(&format!(
@@ -455,6 +484,7 @@ mod tests {
                 pid_namespaces: true,
                 user: Some((65534, 65534)),
             },
+            build: "sandboxed (uid 65534)".into(),
             assignments: vec![crate::grade::AssignmentResult {
                 name: "pipes".into(),
                 title: "Pipes".into(),
@@ -464,7 +494,8 @@ mod tests {
         }
     }
 
-    /// A hidden check is marked in the table and hidden in results.json.
+    /// A hidden check is marked in the table and hidden in results.json, and the summary line
+    /// students see counts only the visible checks.
     #[cfg(feature = "instructor")]
     #[test]
     fn hidden_checks_are_marked() {
@@ -474,6 +505,18 @@ mod tests {
         let json = serde_json::to_value(report.gradescope()).unwrap();
         assert_eq!(json["tests"][0]["visibility"], "hidden");
         assert!(json["tests"][1].get("visibility").is_none());
+        let hidden = &report.assignments[0].checks[0];
+        let (score, max) = (
+            report.score() - hidden.verdict.score,
+            report.max_score() - hidden.max_score,
+        );
+        let output = json["output"].as_str().unwrap();
+        assert!(
+            output.starts_with(&format!(
+                "IPC Lab: {score}/{max} in the visible checks; hidden checks are graded too"
+            )),
+            "{output}"
+        );
     }
 
     #[test]

@@ -82,6 +82,54 @@ pub fn wait4_nohang(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
     }))
 }
 
+/// `fork()` in a process that has a single thread (the `grader sandbox` launcher): the child
+/// may then do anything the parent could. `None` in the child, the child's pid in the parent.
+pub fn fork_single_threaded() -> io::Result<Option<nix::unistd::Pid>> {
+    debug_assert_eq!(thread_count(), Some(1), "fork_single_threaded with threads");
+    // SAFETY: the caller has one thread, so no lock or allocator state can be held by another
+    // thread at the fork; the child continues as an ordinary single-threaded process.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(None),
+        nix::unistd::ForkResult::Parent { child } => Ok(Some(child)),
+    }
+}
+
+/// The number of threads of this process, from `/proc/self/status`.
+fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)` for every capability the kernel knows: no program this
+/// process executes afterwards gains a capability, even as root (of its user namespace).
+pub fn drop_bounding_set() -> io::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: `prctl(PR_CAPBSET_DROP)` takes integers only.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if ret != 0 {
+            let e = io::Error::last_os_error();
+            // Past the last capability the kernel knows.
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                return Ok(());
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// `_exit(code)`: ends the process at once, running no destructor and flushing nothing (a
+/// forked child that must not touch what its parent owns).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` takes an integer and does not return.
+    unsafe { libc::_exit(code) }
+}
+
 /// The three kinds of SysV IPC object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -25,8 +25,6 @@ use rstest::rstest;
 use serde_json::Value;
 use serial_test::serial;
 
-/// The uid of the grader's sandbox user.
-const NOBODY: u32 = 65534;
 /// How long after its limit a check's verdict may come.
 const MARGIN_S: f64 = 4.0;
 
@@ -84,6 +82,47 @@ fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
                 "{human}"
             );
         }
+    }
+}
+
+/// A submission's build runs code the submission brings (build scripts, a Makefile) and
+/// configuration it brings (`.cargo/`, `rust-toolchain.toml`): none of it may reach the
+/// machine. Each fixture's `pipeline` prints a word that shows its build ran, then
+/// `ESCAPED: …` for each attack that succeeded; a port on the loopback is watched for the
+/// build script's connection. Graded in both modes: the build sandbox does not depend on
+/// the isolation of the checks.
+#[rstest]
+#[case::build_script("build-script", "BUILD-SCRIPT-RAN")]
+#[case::steers_the_build("steers-the-build", "STEERING-IGNORED")]
+#[case::make_escape("make-escape", "MAKE-RAN")]
+#[serial(grading)]
+fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case] ran: &str) {
+    for mode in ["strict", "none"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:47474").ok();
+        if let Some(l) = &listener {
+            l.set_nonblocking(true).unwrap();
+        }
+        let before = Machine::now();
+        let (human, _) = grade(fixture, mode);
+        assert!(
+            human.contains(ran),
+            "{fixture} ({mode}): its build did not run\n{human}"
+        );
+        assert!(
+            !human.contains("ESCAPED"),
+            "{fixture} ({mode}): the build reached the machine\n{human}"
+        );
+        if let Some(l) = &listener {
+            assert!(
+                l.accept().is_err(),
+                "{fixture} ({mode}): the build connected to the machine's loopback"
+            );
+        }
+        let left = Machine::now().added_since(&before);
+        assert!(
+            left.is_empty(),
+            "{fixture} ({mode}) left: {left:#?}\n{human}"
+        );
     }
 }
 
@@ -183,8 +222,8 @@ fn grade(fixture: &str, mode: &str) -> (String, Value) {
     (human, results)
 }
 
-/// What a hostile submission could leave: processes (of the sandbox user, or running a
-/// program the grader built), SysV objects and `/dev/shm` entries of the sandbox user or named
+/// What a hostile submission could leave: processes (of a grading's own user, or running a
+/// program the grader built), SysV objects and `/dev/shm` entries of a grading's user or named
 /// by a fixture, and temporary files of either kind.
 #[derive(Debug, Default)]
 struct Machine {
@@ -193,7 +232,6 @@ struct Machine {
 
 impl Machine {
     fn now() -> Machine {
-        let built = common::kit().join("target/ipc-lab/impl");
         let mut things = BTreeSet::new();
         for entry in read_dir("/proc") {
             let Some(pid) = file_name(&entry).parse::<u32>().ok() else {
@@ -201,7 +239,8 @@ impl Machine {
             };
             let exe = std::fs::read_link(entry.join("exe")).unwrap_or_default();
             let uid = entry.metadata().map(|m| m.uid()).unwrap_or(0);
-            if uid == NOBODY || exe.starts_with(&built) {
+            let graded = exe.to_string_lossy().starts_with("/tmp/ipclab-programs-");
+            if grader::users::is_grading_uid(uid) || graded {
                 things.insert(format!("process {pid} ({})", exe.display()));
             }
         }
@@ -212,7 +251,8 @@ impl Machine {
             let uid_at = header.iter().position(|c| *c == "uid");
             for line in lines {
                 let fields: Vec<&str> = line.split_whitespace().collect();
-                if uid_at.and_then(|i| fields.get(i)) == Some(&NOBODY.to_string().as_str()) {
+                let uid = uid_at.and_then(|i| fields.get(i)?.parse::<u32>().ok());
+                if uid.is_some_and(grader::users::is_grading_uid) {
                     things.insert(format!("{kind} {line}"));
                 }
             }
@@ -220,7 +260,8 @@ impl Machine {
         for dir in ["/dev/shm", "/tmp", "/var/tmp"] {
             for path in read_dir(dir) {
                 let owner = path.symlink_metadata().map(|m| m.uid()).unwrap_or(0);
-                if owner == NOBODY || file_name(&path).starts_with("ipclab-hostile") {
+                let ours = grader::users::is_grading_uid(owner);
+                if ours || file_name(&path).starts_with("ipclab-hostile") {
                     things.insert(format!("file {}", path.display()));
                 }
             }
