@@ -94,7 +94,26 @@ pub fn grade(
         build_error: None,
         checks: Vec::new(),
     };
-    let bins = match staged.build(assignment, programs, work) {
+    // The binaries go into the programs' folder, which is read-only while checks run.
+    let namespaces = options.isolation.namespaces;
+    let opened = programs.seal(false, namespaces);
+    let built = staged.build(assignment, programs, work);
+    let sealed = programs.seal(true, namespaces);
+    if let Err(e) = opened.and(sealed) {
+        result.checks = selected
+            .iter()
+            .map(|c| {
+                let limit = scaled(c.limit, options.time_scale);
+                grader_error(
+                    c,
+                    limit,
+                    format!("cannot protect the programs' folder: {e}"),
+                )
+            })
+            .collect();
+        return result;
+    }
+    let bins = match built {
         Ok(bins) => bins,
         Err(error) if error.grader_side => {
             result.checks = selected

@@ -58,6 +58,12 @@ impl Isolation {
     pub fn describe(self) -> String {
         let user = match self.user {
             Some((uid, _)) => format!("programs run as uid {uid}"),
+            None if !nix::unistd::geteuid().is_root() => format!(
+                "programs run as the grader's user, uid {}, and can reach whatever it can \
+                 outside the grading's own read-only folder: grade as root for a user of the \
+                 grading's own",
+                nix::unistd::geteuid()
+            ),
             None => format!(
                 "programs run as the grader's user, uid {}",
                 nix::unistd::geteuid()

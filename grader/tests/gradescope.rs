@@ -71,6 +71,30 @@ fn the_autograder_grades_reference_and_starter_and_reports_changed_files() {
         .env("AUTOGRADER_ROOT", &root)
         .env("CARGO_TARGET_DIR", shared_target()));
     assert!(root.join("source/bin/grader").is_file());
+    // The mutants are not shipped, and nothing of the source is open to other users.
+    let shipped: Vec<PathBuf> = walkdir::WalkDir::new(root.join("source"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    for path in &shipped {
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            name != "mutants.toml" && name != "hidden.toml",
+            "{} is shipped",
+            path.display()
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("source"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the source folder is open to others: {mode:o}"
+    );
 
     // The reference, submitted as the starter folder alone: full marks, hidden checks included.
     let (results, log) = autograde(&root, &kit.join("solution"));

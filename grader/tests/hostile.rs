@@ -126,6 +126,112 @@ fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case]
     }
 }
 
+/// A program cannot change what the checks run: the binaries it is graded with, the grader's
+/// copy that runs the checks' helpers, the fault library. As root the folder is root's and the
+/// programs run as the grading's user (`strict`); without root the programs run as the
+/// grader's own user, and the folder is a read-only mount of the grader's mount namespace.
+/// (`--isolation none` as root runs the programs as root, as documented: not tested here.)
+#[test]
+#[serial(grading)]
+fn a_program_cannot_change_the_programs_the_checks_run() {
+    let (human, _) = grade("overwrites-programs", "strict");
+    assert!(human.contains("OVERWRITE-TRIED"), "{human}");
+    assert!(!human.contains("ESCAPED"), "{human}");
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    // The same grading by a user without root: a copy of the grader and its library, a kit
+    // folder with the starter's lockfile, a work folder and the submission, all its own.
+    use std::os::unix::fs::PermissionsExt;
+    const USER: u32 = 4242;
+    let _ = common::grader(); // builds the fault-injection library
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (bin, kit, work) = (
+        tmp.path().join("bin"),
+        tmp.path().join("kit"),
+        tmp.path().join("work"),
+    );
+    for dir in [&bin, &kit.join("starter"), &work] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let grader_exe = assert_cmd::cargo::cargo_bin("grader");
+    std::fs::copy(&grader_exe, bin.join("grader")).unwrap();
+    let library = grader_exe.with_file_name("libipclab_faults.so");
+    std::fs::copy(&library, bin.join("libipclab_faults.so")).unwrap();
+    std::fs::copy(
+        common::kit().join("starter/Cargo.lock"),
+        kit.join("starter/Cargo.lock"),
+    )
+    .unwrap();
+    let sub = tmp.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let fixture = common::kit().join("grader/tests/fixtures/hostile/overwrites-programs");
+    std::fs::copy(fixture.join("Makefile"), sub.join("Makefile")).unwrap();
+    for entry in walkdir::WalkDir::new(tmp.path()) {
+        let entry = entry.unwrap();
+        std::os::unix::fs::lchown(entry.path(), Some(USER), Some(USER)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={USER}"),
+            &format!("--regid={USER}"),
+            "--clear-groups",
+            "--",
+        ])
+        .arg(bin.join("grader"))
+        .args(["grade"])
+        .arg(&sub)
+        .args(["-a", "pipes", "--only", "eof-reaches-reader", "--verbose"])
+        .arg("--work-dir")
+        .arg(&work)
+        .current_dir(&kit)
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{human}\n{err}");
+    assert!(human.contains("OVERWRITE-TRIED"), "{human}\n{err}");
+    assert!(!human.contains("ESCAPED"), "{human}");
+}
+
+/// A submission over the size limits is not copied, let alone built: a 1 GiB file (sparse, so
+/// that making it costs nothing) gets every check a "did not build" naming the file and the
+/// limit, at once.
+#[test]
+#[serial(grading)]
+fn a_submission_over_the_size_limits_is_refused_before_its_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sub = tmp.path().join("big");
+    std::fs::create_dir_all(sub.join("pipes")).unwrap();
+    let fixture = common::kit().join("grader/tests/fixtures/hostile/segfault");
+    for file in ["Cargo.toml", "Cargo.lock", "pipes/Cargo.toml"] {
+        std::fs::copy(fixture.join(file), sub.join(file)).unwrap();
+    }
+    let huge = std::fs::File::create(sub.join("pipes/data.bin")).unwrap();
+    huge.set_len(1 << 30).unwrap();
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = common::grader()
+        .arg("grade")
+        .arg(&sub)
+        .args(["-a", "pipes", "--json"])
+        .arg(json.path())
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        human.contains("pipes/data.bin is 1024 MiB; a submission's files may hold 16 MiB each"),
+        "{human}"
+    );
+    let results: Value = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    for (check, status) in common::statuses(&results) {
+        assert_eq!(status, "build_failed", "{check}: {human}");
+    }
+}
+
 #[rstest]
 #[case::full_fork_bomb("strict", "fork-bomb")]
 #[case::none_deadlock("none", "deadlock")]

@@ -16,7 +16,11 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage/zip/kit"
+# The mutants (mutants.toml, hidden.toml) are for the kit's own validation, not for grading:
+# they stay out. The hidden checks' source is needed to build the grader; setup.sh makes the
+# whole source folder root's alone once it is built.
 tar -C "$kit" --exclude=target --exclude=tests --exclude=snapshots --exclude='*.snap.new' \
+  --exclude=mutants.toml --exclude=hidden.toml \
   -cf - Cargo.toml Cargo.lock grader bench faults specs starter | tar -C "$stage/zip/kit" -xf -
 cp "$kit/release/gradescope/setup.sh" "$kit/release/gradescope/run_autograder" "$stage/zip/"
 chmod +x "$stage/zip/setup.sh" "$stage/zip/run_autograder"

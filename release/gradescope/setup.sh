@@ -23,6 +23,9 @@ mkdir -p "$src/bin"
 cp "${CARGO_TARGET_DIR:-$src/kit/target}/release/grader" "$src/bin/grader"
 # The fault-injection library the grader preloads is looked for beside it.
 cp "${CARGO_TARGET_DIR:-$src/kit/target}/release/libipclab_faults.so" "$src/bin/"
-# The grader builds every submission in $root/work/grader/target: fill it with the starter's
-# dependencies now.
-(cd "$src/kit/starter" && CARGO_TARGET_DIR="$root/work/grader/target" cargo build --release --locked --quiet)
+# The grader builds every submission offline against the starter's dependencies, vendored
+# from Cargo's cache: fetch them now, while the network is there.
+(cd "$src/kit/starter" && cargo fetch --locked --quiet)
+# Nothing of the autograder is for the submission's eyes: the grader (root) reads it, the
+# submission's build and programs (users of their own) cannot.
+chmod -R go-rwx "$src"
