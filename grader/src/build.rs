@@ -47,6 +47,10 @@ pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// The most bytes a submission may hold in all.
 pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
 
+/// Set in the grader's environment, builds run as on a machine that makes no namespace (for
+/// the tests of that fallback; `strict` then refuses to build).
+pub const NO_SANDBOX_VAR: &str = "IPCLAB_NO_BUILD_SANDBOX";
+
 /// How long one assignment's build may take (before the time scale).
 pub const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// The most output of a build that is kept.
@@ -108,15 +112,17 @@ impl Programs {
         let dir = self.dir.path();
         let mut sealed = self.sealed.lock().unwrap_or_else(|e| e.into_inner());
         if !*sealed {
-            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| std::io::Error::other(format!("bind {}: {e}", dir.display())))?;
             *sealed = true;
         }
         let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID;
         if read_only {
             flags |= MsFlags::MS_RDONLY;
         }
-        mount(None::<&str>, dir, None::<&str>, flags, None::<&str>)?;
-        Ok(())
+        mount(None::<&str>, dir, None::<&str>, flags, None::<&str>).map_err(|e| {
+            std::io::Error::other(format!("remount {} ({flags:?}): {e}", dir.display()))
+        })
     }
 
     /// The folder of assignment `name`'s binaries.
@@ -180,11 +186,19 @@ pub struct Staged {
     /// Why nothing of it can be built (a submission over the limits), if so.
     refused: Option<String>,
     setup: BuildSetup,
-    /// Whether the builds ran in the sandbox, as whom, and if not, why not (set by the
-    /// first build).
-    sandboxed: std::sync::Mutex<Option<Result<String, String>>>,
+    /// How the builds ran (set by the first build).
+    sandboxed: std::sync::Mutex<Option<Sandboxing>>,
     /// Held while this submission is staged: two gradings of one folder take turns.
     _lock: Flock<File>,
+}
+
+/// How a submission's builds ran.
+#[derive(Debug, Clone)]
+pub enum Sandboxing {
+    /// In the sandbox, as this user (the report's words).
+    In(String),
+    /// Outside it: why the sandbox could not be made, and as whom the build ran.
+    Out { why: String, who: String },
 }
 
 /// Why an assignment's binaries could not be had.
@@ -497,9 +511,8 @@ exit 0
 "#;
 
 impl Staged {
-    /// Whether builds ran in the sandbox: `None` before the first build, else as whom or why
-    /// not.
-    pub fn sandboxed(&self) -> Option<Result<String, String>> {
+    /// How the builds ran: `None` before the first build.
+    pub fn sandboxed(&self) -> Option<Sandboxing> {
         self.sandboxed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -510,15 +523,11 @@ impl Staged {
     pub fn describe(&self) -> String {
         match self.sandboxed() {
             None => "none ran".to_string(),
-            Some(Ok(user)) => format!(
+            Some(Sandboxing::In(user)) => format!(
                 "sandboxed (own mount, PID and network namespaces, offline, only its own \
                  folder in sight; {user})"
             ),
-            Some(Err(why)) => format!(
-                "NOT sandboxed ({why}): the build ran as the grader's user, uid {}, and could \
-                 reach what that user can",
-                nix::unistd::geteuid()
-            ),
+            Some(Sandboxing::Out { why, who }) => format!("NOT sandboxed ({why}): {who}"),
         }
     }
 
@@ -553,15 +562,21 @@ impl Staged {
         let mut args = vec![assignment.package.to_string(), assignment.name.to_string()];
         args.extend(assignment.binaries.iter().map(|b| b.to_string()));
         let limit = BUILD_LIMIT.mul_f64(self.setup.time_scale.max(0.01));
+        if std::env::var_os(NO_SANDBOX_VAR).is_some() && self.sandboxed().is_none() {
+            *self.sandboxed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Sandboxing::Out {
+                why: format!("turned off by {NO_SANDBOX_VAR}"),
+                who: String::new(),
+            });
+        }
         let known = self.sandboxed();
-        let mut output = if known.as_ref().is_none_or(|k| k.is_ok()) {
+        let mut output = if !matches!(known, Some(Sandboxing::Out { .. })) {
             self.run_sandboxed(&sysroot, &vendor, &args, limit)?
         } else {
             None
         };
         if output.is_none() {
-            let why = match known {
-                Some(Err(why)) => why,
+            let why = match self.sandboxed() {
+                Some(Sandboxing::Out { why, .. }) => why,
                 _ => "the build sandbox could not be made".to_string(),
             };
             if self.setup.require_sandbox {
@@ -569,7 +584,10 @@ impl Staged {
                     "--isolation strict: {why}; builds are never run outside the sandbox there"
                 )));
             }
-            output = Some(self.run_plain(&sysroot, &vendor, &args, limit)?);
+            let (plain, who) = self.run_plain(&sysroot, &vendor, &args, limit)?;
+            *self.sandboxed.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Sandboxing::Out { why, who });
+            output = Some(plain);
         }
         let Some(output) = output else {
             unreachable!("a build ran");
@@ -668,7 +686,10 @@ impl Staged {
                 .find_map(|l| l.strip_prefix("grader sandbox: "))
                 .unwrap_or("the build sandbox could not be made")
                 .to_string();
-            *known = Some(Err(why));
+            *known = Some(Sandboxing::Out {
+                why,
+                who: String::new(),
+            });
             return Ok(None);
         }
         let user = match output
@@ -684,18 +705,20 @@ impl Staged {
                 None => format!("uid {}", nix::unistd::geteuid()),
             },
         };
-        *known = Some(Ok(user));
+        *known = Some(Sandboxing::In(user));
         Ok(Some(output))
     }
 
-    /// The build without a sandbox (a machine without namespaces), as the grader's user.
+    /// The build without a sandbox (a machine that makes no namespace): as the grading's own
+    /// user where the grader is root and that user reaches the toolchain, else as the
+    /// grader's user. Returns the output and who built, for the report.
     fn run_plain(
         &self,
         sysroot: &Path,
         vendor: &Path,
         args: &[String],
         limit: Duration,
-    ) -> Result<BuildOutput, BuildError> {
+    ) -> Result<(BuildOutput, String), BuildError> {
         let home = tempfile::tempdir()
             .map_err(|e| BuildError::grader(format!("no temporary folder: {e}")))?;
         let mut env = build_env(&self.src, &self.target, &self.out, sysroot, vendor);
@@ -707,15 +730,63 @@ impl Staged {
                 *value = home.path().join("cargo").to_string_lossy().into_owned();
             }
         }
-        let argv = script_argv(args);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .envs(env)
-            .current_dir(&self.src);
-        run_bounded(cmd, limit)
+        let command = |argv: &[String], user: Option<(u32, u32)>| {
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..])
+                .env_clear()
+                .envs(env.clone())
+                .current_dir(&self.src);
+            let limits = crate::confine::Limits {
+                processes: 512,
+                data: 8 << 30,
+                cpu_secs: limit.as_secs().max(1) + 1,
+                file_size: 1 << 30,
+                open_files: 1024,
+            };
+            crate::confine::apply(&mut cmd, crate::confine::Sandbox { limits, user });
+            cmd
+        };
+        let mut user = self.setup.user;
+        if let Some((uid, gid)) = user {
+            // Its folder becomes its own (and the folder of all builds passable, not
+            // listable); then it must reach the toolchain and the vendored crates.
+            let slug = self.src.parent().unwrap_or(&self.src);
+            let opened = std::fs::set_permissions(
+                slug.parent().unwrap_or(slug),
+                std::fs::Permissions::from_mode(0o711),
+            )
+            .and_then(|()| std::os::unix::fs::lchown(slug, Some(uid), Some(gid)))
+            .and_then(|()| std::os::unix::fs::lchown(home.path(), Some(uid), Some(gid)));
+            let probe = vec!["/bin/sh".to_string(), "-c".to_string(), PROBE.to_string()];
+            let reaches = opened.is_ok()
+                && run_bounded(command(&probe, user), Duration::from_secs(30))
+                    .is_ok_and(|o| o.success);
+            if !reaches {
+                user = None;
+            }
+        }
+        let who = match user {
+            Some((uid, _)) => format!(
+                "the build ran as uid {uid}, the grading's own, and could reach what any user \
+                 can"
+            ),
+            None => format!(
+                "the build ran as the grader's user, uid {}, and could reach what that user can",
+                nix::unistd::geteuid()
+            ),
+        };
+        let output = run_bounded(command(&script_argv(args), user), limit)?;
+        Ok((output, who))
     }
 }
+
+/// What the grading's user must reach to build without the sandbox.
+const PROBE: &str = r#"
+cd "$IPCLAB_SRC" && [ -w "$CARGO_TARGET_DIR" ] && [ -w "$IPCLAB_OUT" ] && [ -w "$HOME" ] || exit 1
+if [ -f Cargo.toml ]; then
+  "$IPCLAB_CARGO" --version >/dev/null 2>&1 && [ -r "$IPCLAB_VENDOR/.complete" ] || exit 1
+fi
+"#;
 
 fn bind(from: &Path, to: &str, writable: bool) -> Bind {
     Bind {

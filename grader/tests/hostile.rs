@@ -126,6 +126,80 @@ fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case]
     }
 }
 
+/// On a machine where the build sandbox cannot be made, a grader run as root still builds as
+/// the grading's own user, and says in the report's first line that the build was not
+/// sandboxed; `strict` refuses to build there (an `ERROR`, not the student's failure).
+#[test]
+#[serial(grading)]
+fn without_the_build_sandbox_root_builds_as_the_gradings_user_and_says_so() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let solution = common::kit().join("solution");
+    let only = ["-a", "pipes", "--only", "eof-reaches-reader"];
+    let out = common::grader()
+        .env(grader::build::NO_SANDBOX_VAR, "1")
+        .arg("grade")
+        .arg(&solution)
+        .args(only)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let human = String::from_utf8_lossy(&out.stdout);
+    let header = human.lines().next().unwrap_or_default();
+    // As the grading's user where that user reaches the toolchain; else (a toolchain under
+    // root's own home folder) as root, and the header says that too.
+    let who = if toolchain_open_to_all() {
+        "the build ran as uid 21"
+    } else {
+        "the build ran as the grader's user, uid 0"
+    };
+    assert!(
+        header.contains(&format!(
+            "build: NOT sandboxed (turned off by IPCLAB_NO_BUILD_SANDBOX): {who}"
+        )),
+        "{human}"
+    );
+    assert!(
+        human.contains("PASS       2/2  eof-reaches-reader"),
+        "{human}"
+    );
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = common::grader()
+        .env(grader::build::NO_SANDBOX_VAR, "1")
+        .arg("grade")
+        .arg(&solution)
+        .args(only)
+        .args(["--isolation", "strict", "--json"])
+        .arg(json.path())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let human = String::from_utf8_lossy(&out.stdout);
+    let results: Value = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    assert_eq!(
+        common::statuses(&results),
+        vec![("eof-reaches-reader".to_string(), "grader_error".to_string())],
+        "{human}"
+    );
+}
+
+/// Whether every folder above the toolchain's sysroot lets any user pass.
+fn toolchain_open_to_all() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(common::kit())
+        .output()
+        .unwrap();
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    sysroot
+        .ancestors()
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
 /// A program cannot change what the checks run: the binaries it is graded with, the grader's
 /// copy that runs the checks' helpers, the fault library. As root the folder is root's and the
 /// programs run as the grading's user (`strict`); without root the programs run as the

@@ -11,10 +11,13 @@ if ! command -v cc >/dev/null || ! command -v make >/dev/null || ! command -v cu
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential curl ca-certificates
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cargo/bin:/usr/local/cargo/bin:$PATH"
 if ! command -v cargo >/dev/null; then
+  # Under /usr/local, open to every user: where the container forbids namespaces, the grader
+  # builds submissions as a user of their own, which must reach the toolchain.
+  export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-    sh -s -- -y --profile minimal --default-toolchain stable
+    sh -s -- -y --profile minimal --default-toolchain stable --no-modify-path
 fi
 
 cd "$src/kit"
