@@ -743,7 +743,12 @@ impl Staged {
                 file_size: 1 << 30,
                 open_files: 1024,
             };
-            crate::confine::apply(&mut cmd, crate::confine::Sandbox { limits, user });
+            crate::confine::apply(&mut cmd, crate::confine::Sandbox {
+                    limits,
+                    user,
+                    own_proc: false,
+                },
+            );
             cmd
         };
         let mut user = self.setup.user;

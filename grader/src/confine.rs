@@ -56,6 +56,11 @@ pub struct Sandbox {
     pub limits: Limits,
     /// The user and group to run as, if any.
     pub user: Option<(u32, u32)>,
+    /// A mount namespace of its own whose `/proc` shows only the processes of its PID
+    /// namespace (the check's): no program sees, let alone reaches through `/proc/PID/fd`,
+    /// a process of the machine or of another grading. Only where the process starts in a
+    /// check's PID namespace, as root.
+    pub own_proc: bool,
 }
 
 /// The unprivileged user student processes run as when the grader is root: `nobody`.
@@ -64,7 +69,11 @@ pub const SANDBOX_USER: (u32, u32) = (65534, 65534);
 /// Makes `cmd`'s child set `sandbox`'s limits, drop to its user, and ask to be killed when
 /// the grader dies, before `exec`.
 pub fn apply(cmd: &mut Command, sandbox: Sandbox) {
-    let Sandbox { limits, user } = sandbox;
+    let Sandbox {
+        limits,
+        user,
+        own_proc,
+    } = sandbox;
     let hard_cpu = limits.cpu_secs + 1;
     let grader = std::process::id() as libc::pid_t;
     let set = move || -> io::Result<()> {
@@ -82,6 +91,9 @@ pub fn apply(cmd: &mut Command, sandbox: Sandbox) {
         for (resource, soft, hard) in pairs {
             setrlimit(resource, soft, hard)?;
         }
+        if own_proc {
+            mount_own_proc()?;
+        }
         if let Some((uid, gid)) = user {
             // Groups first, then the group, then the user: after `setuid` none is allowed.
             setgroups(&[])?;
@@ -92,12 +104,38 @@ pub fn apply(cmd: &mut Command, sandbox: Sandbox) {
         die_with_parent(grader)
     };
     // SAFETY: the closure runs in the forked child before `exec`; it makes only the system
-    // calls `setrlimit`, `setgroups`, `setgid`, `setuid`, `prctl` and `getppid` on values
-    // copied into it before the fork (the empty group list is a constant slice), all
-    // async-signal-safe, and neither allocates nor takes a lock.
+    // calls `setrlimit`, `unshare`, `mount`, `setgroups`, `setgid`, `setuid`, `prctl` and
+    // `getppid` on values copied into it before the fork (the empty group list is a constant
+    // slice, the mount's strings are constants), all async-signal-safe, and neither allocates
+    // nor takes a lock.
     unsafe {
         cmd.pre_exec(set);
     }
+}
+
+/// In a child of the grader between `fork` and `exec`: a new mount namespace (a copy of the
+/// grader's) with a fresh `/proc` on top, which shows the processes of the child's own PID
+/// namespace.
+fn mount_own_proc() -> io::Result<()> {
+    // SAFETY: `unshare` takes an integer; `mount` takes NUL-terminated constants and a null
+    // data pointer. Neither allocates nor takes a lock.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        if libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            flags,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// In a child of the grader (pid `grader`), between `fork` and `exec`: be killed (SIGKILL)

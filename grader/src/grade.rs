@@ -215,6 +215,7 @@ fn run_check(
     .sandboxed(Sandbox {
         limits: Limits::for_check(limit),
         user: options.isolation.user,
+        own_proc: options.isolation.pid_namespaces && options.isolation.user.is_some(),
     });
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
     let notes = ctx.notes();

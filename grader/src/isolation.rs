@@ -114,6 +114,7 @@ impl Isolation {
             confine::Sandbox {
                 limits: confine::Limits::for_check(Duration::from_secs(5)),
                 user: Some(user),
+                own_proc: false,
             },
         );
         match cmd.output() {

@@ -126,6 +126,16 @@ fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case]
     }
 }
 
+/// In full isolation a program's `/proc` shows only its check's processes: not the machine's,
+/// not another grading's (whose pipes it could otherwise write into through `/proc/PID/fd`).
+#[test]
+#[serial(grading)]
+fn a_program_sees_only_the_processes_of_its_check() {
+    let (human, _) = grade("sees-processes", "strict");
+    assert!(human.contains("LOOKED"), "{human}");
+    assert!(!human.contains("ESCAPED"), "{human}");
+}
+
 /// On a machine where the build sandbox cannot be made, a grader run as root still builds as
 /// the grading's own user, and says in the report's first line that the build was not
 /// sandboxed; `strict` refuses to build there (an `ERROR`, not the student's failure).
