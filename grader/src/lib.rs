@@ -29,8 +29,8 @@ pub mod sandbox;
 pub mod starter;
 pub mod stream;
 mod sys;
-#[cfg(feature = "instructor")]
 pub mod users;
+#[cfg(feature = "instructor")]
 pub mod validate;
 
 pub use sys::IpcKind;

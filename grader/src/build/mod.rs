@@ -18,34 +18,27 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
-use walkdir::WalkDir;
 
 use crate::check::Assignment;
+
+mod copy;
+mod programs;
+mod toolchain;
+
+pub use copy::{MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES};
+pub use programs::Programs;
+pub use toolchain::kit_root;
+
 use crate::sandbox::{self, Bind};
-
-/// Names never copied from a submission, at any depth: build output, version control, and
-/// what would choose the toolchain or configure Cargo from inside the submission.
-const SKIPPED: &[&str] = &[
-    "target",
-    ".git",
-    ".cargo",
-    "rust-toolchain",
-    "rust-toolchain.toml",
-];
-
-/// The most a submission may hold (README, "What a submission may bring").
-pub const MAX_FILES: usize = 5_000;
-/// The largest file a submission may hold, in bytes (by its length, holes included).
-pub const MAX_FILE_BYTES: u64 = 16 << 20;
-/// The most bytes a submission may hold in all.
-pub const MAX_TOTAL_BYTES: u64 = 64 << 20;
+use copy::{CopyError, chown_tree, copy_file, copy_tree, take_binary};
+use toolchain::{toolchain, vendored};
 
 /// Set in the grader's environment, builds run as on a machine that makes no namespace (for
 /// the tests of that fallback; `strict` then refuses to build).
@@ -55,112 +48,6 @@ pub const NO_SANDBOX_VAR: &str = "IPCLAB_NO_BUILD_SANDBOX";
 pub const BUILD_LIMIT: Duration = Duration::from_secs(600);
 /// The most output of a build that is kept.
 const MAX_LOG_BYTES: usize = 1 << 20;
-
-/// Where the graded programs and the grader's own helpers run from: a folder of this grading
-/// (mode 0711, the grader's), which the programs' user can enter but not list or change,
-/// holding a copy of the grader (execute-only: its processes cannot be read or traced) and of
-/// the fault-injection library, and the built binaries. It does not depend on where the kit
-/// lives, and it is removed when the grading ends.
-pub struct Programs {
-    dir: tempfile::TempDir,
-    /// Whether the folder is a mount of its own (see [`Programs::seal`]).
-    sealed: std::sync::Mutex<bool>,
-    /// The grader's copy, run for helper tools.
-    pub tool: PathBuf,
-    /// The fault-injection library's copy, if the grader has one.
-    pub library: Option<PathBuf>,
-}
-
-impl Programs {
-    /// Makes the folder and copies the grader (`exe`) and the library (`library`) into it.
-    pub fn new(exe: &Path, library: Option<&Path>) -> Result<Programs> {
-        let dir = tempfile::Builder::new()
-            .prefix("ipclab-programs-")
-            .tempdir()
-            .context("cannot make the grading's program folder")?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
-        let tool = dir.path().join("grader");
-        copy_file(exe, &tool, 0o711)
-            .with_context(|| format!("cannot copy the grader {}", exe.display()))?;
-        let library = match library {
-            Some(lib) => {
-                let to = dir.path().join(crate::faults::LIBRARY);
-                copy_file(lib, &to, 0o644)
-                    .with_context(|| format!("cannot copy {}", lib.display()))?;
-                Some(to)
-            }
-            None => None,
-        };
-        Ok(Programs {
-            dir,
-            sealed: std::sync::Mutex::new(false),
-            tool,
-            library,
-        })
-    }
-
-    /// Makes the folder read-only for every process, the grader's too (`read_only`), or
-    /// writable again for the grader to add binaries, where the grader has a mount namespace
-    /// of its own (`namespaces`): a program running as the grader's own user (a grading without
-    /// root) cannot then change the grader's copy or the binaries of a later check. Without a
-    /// mount namespace the folder is only root's (as root) or the grader's user's.
-    pub fn seal(&self, read_only: bool, namespaces: bool) -> std::io::Result<()> {
-        use nix::mount::{MsFlags, mount};
-        if !namespaces {
-            return Ok(());
-        }
-        let dir = self.dir.path();
-        let mut sealed = self.sealed.lock().unwrap_or_else(|e| e.into_inner());
-        if !*sealed {
-            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| std::io::Error::other(format!("bind {}: {e}", dir.display())))?;
-            *sealed = true;
-        }
-        let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID;
-        if read_only {
-            flags |= MsFlags::MS_RDONLY;
-        }
-        mount(None::<&str>, dir, None::<&str>, flags, None::<&str>).map_err(|e| {
-            std::io::Error::other(format!("remount {} ({flags:?}): {e}", dir.display()))
-        })
-    }
-
-    /// The folder of assignment `name`'s binaries.
-    fn assignment_dir(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The folder itself.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Programs {
-    /// Takes the folder's own mount away, so that the folder can be removed.
-    fn drop(&mut self) {
-        if *self.sealed.lock().unwrap_or_else(|e| e.into_inner()) {
-            let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-}
-
-/// Copies `from` to a new file `to` (never through a link at `to`) with `mode`.
-fn copy_file(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
-    let mut src = File::open(from)?;
-    copy_open(&mut src, to, mode)
-}
-
-fn copy_open(src: &mut File, to: &Path, mode: u32) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(to);
-    let mut dst = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(to)?;
-    std::io::copy(src, &mut dst)?;
-    dst.set_permissions(std::fs::Permissions::from_mode(mode))
-}
 
 /// How builds are confined.
 #[derive(Debug, Clone)]
@@ -310,183 +197,16 @@ fn slug(path: &Path) -> String {
     )
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100000001b3)
     })
-}
-
-enum CopyError {
-    /// Over a limit: the submission cannot be built (a verdict, not a grader failure).
-    TooLarge(String),
-    Io(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for CopyError {
-    fn from(e: E) -> CopyError {
-        CopyError::Io(e.into())
-    }
-}
-
-/// Copies the regular files, folders and symbolic links (as links: they are followed only
-/// inside the sandbox) of `src` into the empty folder `dst`, minus [`SKIPPED`], keeping the
-/// execute bits. Never follows a link, never opens anything but a regular file, and stops at
-/// the limits.
-fn copy_tree(src: &Path, dst: &Path) -> Result<(), CopyError> {
-    let (mut files, mut total) = (0usize, 0u64);
-    let walk = WalkDir::new(src)
-        .min_depth(1)
-        .into_iter()
-        .filter_entry(|e| !SKIPPED.contains(&e.file_name().to_string_lossy().as_ref()));
-    for entry in walk {
-        let entry = entry.with_context(|| format!("cannot read {}", src.display()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(src)
-            .expect("walk stays under its root");
-        let to = dst.join(rel);
-        let kind = entry.file_type();
-        files += 1;
-        if files > MAX_FILES {
-            return Err(CopyError::TooLarge(format!(
-                "the submission holds more than {MAX_FILES} files and folders"
-            )));
-        }
-        if kind.is_dir() {
-            std::fs::create_dir(&to)?;
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &to)?;
-        } else if kind.is_file() {
-            let meta = entry.metadata()?;
-            if meta.len() > MAX_FILE_BYTES {
-                return Err(CopyError::TooLarge(format!(
-                    "{} is {} MiB; a submission's files may hold {} MiB each",
-                    rel.display(),
-                    meta.len() >> 20,
-                    MAX_FILE_BYTES >> 20
-                )));
-            }
-            total += meta.len();
-            if total > MAX_TOTAL_BYTES {
-                return Err(CopyError::TooLarge(format!(
-                    "the submission holds more than {} MiB",
-                    MAX_TOTAL_BYTES >> 20
-                )));
-            }
-            let mut from = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(entry.path())
-                .with_context(|| format!("cannot read {}", entry.path().display()))?;
-            let mode = if meta.mode() & 0o111 != 0 {
-                0o755
-            } else {
-                0o644
-            };
-            let mut limited = (&mut from).take(MAX_FILE_BYTES + 1);
-            let mut dst_file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&to)?;
-            // A new modification time: the target folder kept from an earlier grading (of
-            // another submission at the same path, perhaps) must never look newer than it.
-            std::io::copy(&mut limited, &mut dst_file)?;
-        }
-        // Other kinds (pipes, sockets, devices) are left out.
-    }
-    Ok(())
-}
-
-/// Gives `dir` and everything under it to `uid`:`gid`, never through a link.
-fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<()> {
-    for entry in WalkDir::new(dir) {
-        let entry = entry?;
-        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))
-            .with_context(|| format!("cannot hand {} to uid {uid}", entry.path().display()))?;
-    }
-    Ok(())
 }
 
 fn lock_file(path: &Path) -> Result<Flock<File>> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, e)| anyhow::anyhow!("cannot lock {}: {e}", path.display()))
-}
-
-/// The kit's root folder: where the grader was built, if the starter's lockfile is there, or
-/// the current folder (the Gradescope autograder runs the grader from the kit).
-pub fn kit_root() -> Option<PathBuf> {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf);
-    let here = std::env::current_dir().ok();
-    [built, here]
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("starter/Cargo.lock").is_file())
-}
-
-/// The toolchain builds use: the sysroot of the `rustc` the kit itself is built with, asked
-/// from the kit's folder (a submission's `rust-toolchain` file chooses nothing).
-fn toolchain(kit: &Path) -> Result<PathBuf, BuildError> {
-    let out = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .current_dir(kit)
-        .env_remove("RUSTUP_TOOLCHAIN")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| BuildError::grader(format!("cannot run rustc: {e}")))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !out.status.success() || !sysroot.join("bin/cargo").is_file() {
-        return Err(BuildError::grader(format!(
-            "no Rust toolchain with cargo found (rustc --print sysroot: {})",
-            sysroot.display()
-        )));
-    }
-    Ok(sysroot)
-}
-
-/// The starter's dependencies as sources (`cargo vendor`), made once per lockfile in the work
-/// folder from the kit's own starter: the only crates a submission's build can use.
-fn vendored(kit: &Path, work: &Path) -> Result<PathBuf, BuildError> {
-    let manifest = kit.join("starter/Cargo.toml");
-    let lock = std::fs::read(kit.join("starter/Cargo.lock"))
-        .map_err(|e| BuildError::grader(format!("cannot read the starter's Cargo.lock: {e}")))?;
-    let dir = work.join(format!("vendor-{:016x}", fnv(&lock)));
-    if dir.join(".complete").is_file() {
-        return Ok(dir);
-    }
-    let partial = work.join(format!("vendor-{:016x}.partial", fnv(&lock)));
-    let _ = std::fs::remove_dir_all(&partial);
-    let mut last = String::new();
-    // Offline first (the crates are in Cargo's cache once the kit was built), then online.
-    for offline in [true, false] {
-        let mut cmd = Command::new("cargo");
-        cmd.arg("vendor")
-            .args(offline.then_some("--offline"))
-            .args(["--locked", "--quiet", "--manifest-path"])
-            .arg(&manifest)
-            .arg(&partial)
-            .current_dir(kit)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        match cmd.output() {
-            Ok(out) if out.status.success() => {
-                let _ = std::fs::write(partial.join(".complete"), "");
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::rename(&partial, &dir).map_err(|e| {
-                    BuildError::grader(format!("cannot keep the vendored crates: {e}"))
-                })?;
-                return Ok(dir);
-            }
-            Ok(out) => last = String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(BuildError::grader(format!(
-        "cannot vendor the starter's dependencies: {last}"
-    )))
 }
 
 /// The build, as a shell script run in the sandbox: Cargo (where there is a `Cargo.toml`) or
@@ -743,7 +463,9 @@ impl Staged {
                 file_size: 1 << 30,
                 open_files: 1024,
             };
-            crate::confine::apply(&mut cmd, crate::confine::Sandbox {
+            crate::confine::apply(
+                &mut cmd,
+                crate::confine::Sandbox {
                     limits,
                     user,
                     own_proc: false,
@@ -911,68 +633,9 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Result<BuildOutput, BuildEr
     })
 }
 
-/// Takes a built binary from the output folder: a regular file, opened without following a
-/// link, copied into a new root-owned file of mode 0755.
-fn take_binary(from: &Path, to: &Path) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(from)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    copy_open(&mut file, to, 0o755)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_copy_skips_build_output_and_configuration_and_keeps_links_as_links() {
-        let dir = tempfile::tempdir().unwrap();
-        let (src, dst) = (dir.path().join("sub"), dir.path().join("copy"));
-        for d in ["a/target", "target", ".cargo", "a/.cargo"] {
-            std::fs::create_dir_all(src.join(d)).unwrap();
-        }
-        std::fs::write(src.join("a/x.rs"), "1").unwrap();
-        std::fs::write(src.join("target/big"), "junk").unwrap();
-        std::fs::write(src.join(".cargo/config.toml"), "[build]").unwrap();
-        std::fs::write(src.join("a/.cargo/config.toml"), "[build]").unwrap();
-        std::fs::write(src.join("rust-toolchain.toml"), "[toolchain]").unwrap();
-        std::os::unix::fs::symlink("/etc/shadow", src.join("a/link")).unwrap();
-        std::fs::create_dir_all(&dst).unwrap();
-        assert!(copy_tree(&src, &dst).is_ok());
-        assert_eq!(std::fs::read_to_string(dst.join("a/x.rs")).unwrap(), "1");
-        for gone in [
-            "target",
-            ".cargo",
-            "a/.cargo",
-            "a/target",
-            "rust-toolchain.toml",
-        ] {
-            assert!(!dst.join(gone).exists(), "{gone} was copied");
-        }
-        let link = dst.join("a/link");
-        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read_link(link).unwrap(), Path::new("/etc/shadow"));
-    }
-
-    #[test]
-    fn a_file_over_the_limit_refuses_the_copy_without_reading_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (src, dst) = (dir.path().join("sub"), dir.path().join("copy"));
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::create_dir_all(&dst).unwrap();
-        let sparse = File::create(src.join("huge.bin")).unwrap();
-        sparse.set_len(1 << 30).unwrap();
-        match copy_tree(&src, &dst) {
-            Err(CopyError::TooLarge(why)) => assert!(why.contains("huge.bin"), "{why}"),
-            _ => panic!("a 1 GiB file was accepted"),
-        }
-        let copied = std::fs::metadata(dst.join("huge.bin")).map(|m| m.len());
-        assert!(copied.is_err(), "the large file was copied: {copied:?}");
-    }
 
     #[test]
     fn slugs_differ_by_path() {
