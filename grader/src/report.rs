@@ -77,7 +77,7 @@ impl Report {
                 let show = verbose || !matches!(v.status, Status::Pass | Status::NotImplemented);
                 if show && !v.details.is_empty() {
                     for line in v.details.lines() {
-                        out.push_str(&format!("            {line}\n"));
+                        out.push_str(&format!("            {}\n", message::escape(line)));
                     }
                 }
             }
@@ -103,10 +103,10 @@ impl Report {
             .flat_map(|a| {
                 a.checks.iter().map(move |c| {
                     let v = &c.verdict;
-                    let mut output = v.reason.clone();
+                    let mut output = message::escape(&v.reason);
                     if !v.details.is_empty() {
                         output.push_str("\n\n");
-                        output.push_str(&v.details);
+                        output.push_str(&message::escape_lines(&v.details));
                     }
                     if !c.about.is_empty() {
                         output = format!("{}\n\n{output}", c.about);
@@ -268,7 +268,7 @@ impl Report {
                         c.max_score
                     ));
                     if !v.details.is_empty() {
-                        status.set_description(v.details.as_str());
+                        status.set_description(message::escape_lines(&v.details));
                     }
                 }
                 let mut case = TestCase::new(c.name.as_str(), status);
@@ -298,7 +298,7 @@ impl Report {
                             _ => "fail",
                         },
                         "score": v.score,
-                        "message": format!("{} {}", message::status_word(v.status), v.reason).trim().to_string(),
+                        "message": format!("{} {}", message::status_word(v.status), message::escape(&v.reason)).trim().to_string(),
                         "test_code": format!("make grade A={} (check {})", a.name, c.name),
                         "execution_time": format!("{:.2}s", c.elapsed.as_secs_f64()),
                     })
