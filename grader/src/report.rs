@@ -476,6 +476,37 @@ mod tests {
         assert!(json["tests"][1].get("visibility").is_none());
     }
 
+    /// Escape sequences in a reason or in details reach no format raw.
+    #[test]
+    fn escapes_reach_no_format_raw() {
+        let mut report = sample();
+        report.assignments[0].checks[1].verdict.details =
+            "LEFT BEHIND:\n    pid 7 (\x1b[2Jx): still running\r\n".into();
+        let json = serde_json::to_string(&report.gradescope()).unwrap();
+        let texts = [
+            report.human(true),
+            report.markdown(),
+            report.junit(),
+            report.classroom().to_string(),
+            report.annotations().join("\n"),
+            serde_json::from_str::<serde_json::Value>(&json)
+                .unwrap()
+                .to_string(),
+        ];
+        for text in &texts {
+            assert!(
+                !text.contains('\x1b') && !text.contains("\\u001b"),
+                "{text}"
+            );
+        }
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let output = parsed["tests"][1]["output"].as_str().unwrap();
+        assert!(
+            output.contains("pid 7 (\\x1b[2Jx): still running\\x0d"),
+            "{output}"
+        );
+    }
+
     #[test]
     fn human() {
         insta::assert_snapshot!(sample().human(false));
