@@ -311,12 +311,14 @@ fn owned_temp_entries(user: Option<(u32, u32)>, skip: &Path) -> BTreeSet<PathBuf
     let Some((uid, gid)) = user else {
         return BTreeSet::new();
     };
+    owned_below(shared_folders(uid, gid), (uid, gid), skip)
+}
+
+/// [`owned_temp_entries`] below `roots`.
+fn owned_below(roots: &[PathBuf], (uid, gid): (u32, u32), skip: &Path) -> BTreeSet<PathBuf> {
     let mut owned = BTreeSet::new();
     let mut budget = SWEEP_ENTRIES;
-    let mut stack: Vec<(PathBuf, usize)> = shared_folders(uid, gid)
-        .iter()
-        .map(|p| (p.clone(), 0))
-        .collect();
+    let mut stack: Vec<(PathBuf, usize)> = roots.iter().map(|p| (p.clone(), 0)).collect();
     let mut seen = BTreeSet::new();
     while let Some((dir, depth)) = stack.pop() {
         let Ok(meta) = dir.symlink_metadata() else {
@@ -420,4 +422,53 @@ pub fn own_pid(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
     line.split_whitespace().last()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the sandbox user left in a world-writable folder is found at any depth, even below
+    /// a folder it may only cross; not in a folder it may not write into, nor in the check's
+    /// own folder. Needs root (to give folders to other users); passes trivially otherwise.
+    #[test]
+    fn the_sweep_finds_what_the_user_left_in_nested_world_writable_folders() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let (user, other) = ((4242, 4242), 4343);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("shared");
+        let made = |path: &Path, mode: u32, owner: u32| {
+            std::fs::create_dir(path).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+            chown(path, Some(owner), Some(owner)).unwrap();
+        };
+        let left = |path: &Path| {
+            std::fs::write(path, b"").unwrap();
+            chown(path, Some(user.0), Some(user.1)).unwrap();
+        };
+        made(&root, 0o1777, other);
+        made(&root.join("shut"), 0o755, other);
+        made(&root.join("shut/open"), 0o1777, other);
+        made(&root.join("shut/closed"), 0o700, other);
+        made(&root.join("check"), 0o700, user.0);
+        made(&root.join("mine"), 0o755, user.0);
+        left(&root.join("top"));
+        left(&root.join("shut/open/deep"));
+        left(&root.join("shut/closed/hidden"));
+        left(&root.join("check/own"));
+        left(&root.join("mine/inside"));
+        let found = owned_below(std::slice::from_ref(&root), user, &root.join("check"));
+        let expected: BTreeSet<PathBuf> = ["mine", "shut/open/deep", "top"]
+            .iter()
+            .map(|p| root.join(p))
+            .collect();
+        assert_eq!(found, expected);
+        for path in &found {
+            crate::leaks::remove_entry(path).unwrap();
+        }
+        assert!(owned_below(std::slice::from_ref(&root), user, &root.join("check")).is_empty());
+    }
 }
