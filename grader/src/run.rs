@@ -1,7 +1,8 @@
 //! Running a student's program as a real process: its own process group, stdin fed and
-//! stdout/stderr drained by threads so that no pipe can deadlock, a time limit enforced on the
-//! whole group (TERM, a grace period, then KILL), output captured up to a cap, and the exit
-//! status, signal, CPU time and leftover processes recorded.
+//! stdout/stderr drained by threads so that no pipe can deadlock (and that stop once the run
+//! is over, whoever still holds the pipes), a time limit enforced on the whole group (TERM, a
+//! grace period, then KILL), output captured up to a cap, and the exit status, signal, CPU
+//! time and leftover processes recorded.
 
 use std::ffi::OsString;
 use std::fmt;
