@@ -304,9 +304,10 @@ fn end_namespace(init: Init) {
 
 /// What `user` owns in the shared folders ([`shared_folders`]) and every folder below them:
 /// the entries it owns directly inside a folder others may write into (mode `o+w`), at any
-/// depth. Its own entries are not entered (they are removed whole), nor is `skip` (the
-/// check's own folder); other folders are entered where `user` may search them, for a
-/// folder anyone may write into may be nested in one it may only cross.
+/// depth. Its own folders are not entered: one it made is removed whole, and one that was
+/// there before is another check's (a grading beside this one, whose programs run as the same
+/// user), as is `skip` (this check's own folder). Other folders are entered where `user` may
+/// search them, for a folder anyone may write into may be nested in one it may only cross.
 fn owned_temp_entries(user: Option<(u32, u32)>, skip: &Path) -> BTreeSet<PathBuf> {
     let Some((uid, gid)) = user else {
         return BTreeSet::new();
@@ -345,7 +346,11 @@ fn owned_below(roots: &[PathBuf], (uid, gid): (u32, u32), skip: &Path) -> BTreeS
             };
             if meta.uid() == uid && open {
                 owned.insert(path);
-            } else if meta.is_dir() && depth < SWEEP_DEPTH && searchable(&meta, uid, gid) {
+            } else if meta.is_dir()
+                && meta.uid() != uid
+                && depth < SWEEP_DEPTH
+                && searchable(&meta, uid, gid)
+            {
                 stack.push((path, depth + 1));
             }
         }
@@ -430,7 +435,8 @@ mod tests {
 
     /// What the sandbox user left in a world-writable folder is found at any depth, even below
     /// a folder it may only cross; not in a folder it may not write into, nor in the check's
-    /// own folder. Needs root (to give folders to other users); passes trivially otherwise.
+    /// own folder, nor below a folder of its own that was there before (another check's).
+    /// Needs root (to give folders to other users); passes trivially otherwise.
     #[test]
     fn the_sweep_finds_what_the_user_left_in_nested_world_writable_folders() {
         use std::os::unix::fs::{PermissionsExt, chown};
@@ -455,11 +461,14 @@ mod tests {
         made(&root.join("shut/closed"), 0o700, other);
         made(&root.join("check"), 0o700, user.0);
         made(&root.join("mine"), 0o755, user.0);
+        made(&root.join("shut/beside"), 0o700, user.0);
+        made(&root.join("shut/beside/open"), 0o1777, user.0);
         left(&root.join("top"));
         left(&root.join("shut/open/deep"));
         left(&root.join("shut/closed/hidden"));
         left(&root.join("check/own"));
         left(&root.join("mine/inside"));
+        left(&root.join("shut/beside/open/theirs"));
         let found = owned_below(std::slice::from_ref(&root), user, &root.join("check"));
         let expected: BTreeSet<PathBuf> = ["mine", "shut/open/deep", "top"]
             .iter()
