@@ -777,7 +777,10 @@ impl Held {
                     .get(&name)
                     .map(|pid| format!("mapped or open by {}", who(*pid))),
                 identity: meta.ino(),
-                object: Object::PosixShm { name },
+                object: Object::PosixShm {
+                    name: name.into(),
+                    folder: false,
+                },
             });
         }
         (held, unread)

@@ -223,15 +223,17 @@ fn run_check(
     let strays = isolation::end_check(scope);
     run::reap_orphans();
     let leaked = Snapshot::take().added_since(&before);
-    for object in &leaked {
-        let _ = object.remove();
-    }
+    let kept: Vec<(crate::leaks::Object, String)> = leaked
+        .iter()
+        .filter_map(|o| o.remove().err().map(|e| (o.clone(), e.to_string())))
+        .collect();
     drop(dir);
     let mut verdict = match outcome {
         Ok(returned) => outcome::decide(&Facts {
             result: &returned,
             runs: &runs,
             leaked: &leaked,
+            kept: &kept,
             points: check.points,
             cleanup_points: check.cleanup_points,
             limit,

@@ -232,11 +232,20 @@ fn try_enter() -> nix::Result<()> {
 pub struct Scope {
     init: Option<Init>,
     user: Option<(u32, u32)>,
+    /// The check's own folder, removed whole after the check: not swept.
+    dir: PathBuf,
     temp_before: BTreeSet<PathBuf>,
 }
 
-/// Folders anyone may write into, swept after each check for what the sandbox user left.
-const SHARED_TEMP: &[&str] = &["/tmp", "/var/tmp"];
+/// Folders anyone may write into on most systems, swept after each check for what the sandbox
+/// user left, with every other such folder [`shared_folders`] finds.
+const SHARED_TEMP: &[&str] = &["/tmp", "/var/tmp", "/run/lock", "/var/lock", "/dev/mqueue"];
+/// How deep below `/` [`shared_folders`] looks for other folders anyone may write into (the
+/// sweep itself goes to any depth below those).
+const SHARED_SCAN_DEPTH: usize = 3;
+/// Bounds of the sweep's walk: how deep below a shared folder, and how many entries in all.
+const SWEEP_DEPTH: usize = 32;
+const SWEEP_ENTRIES: usize = 200_000;
 
 /// Prepares a check: its folder `dir` becomes the sandbox user's, and the processes it starts
 /// from this thread go into a fresh PID namespace.
@@ -252,13 +261,15 @@ pub fn begin_check(isolation: &Isolation, dir: &Path) -> std::io::Result<Scope> 
     Ok(Scope {
         init,
         user: isolation.user,
-        temp_before: owned_temp_entries(isolation.user),
+        dir: dir.to_path_buf(),
+        temp_before: owned_temp_entries(isolation.user, dir),
     })
 }
 
 /// Ends a check: kills its PID namespace (every process in it), then every other descendant
-/// of the grader, and removes what the sandbox user left in the shared temporary folders.
-/// Returns the paths removed.
+/// of the grader, and removes what the sandbox user left in the shared folders, at any depth
+/// (a folder it made, with all it holds, without following symbolic links). Returns the paths
+/// removed: only those that are really gone.
 pub fn end_check(scope: Scope) -> Vec<PathBuf> {
     confine::leave_pid_namespace();
     if let Some(init) = scope.init {
@@ -266,16 +277,11 @@ pub fn end_check(scope: Scope) -> Vec<PathBuf> {
     }
     crate::run::end_descendants();
     let mut removed = Vec::new();
-    for path in owned_temp_entries(scope.user) {
+    for path in owned_temp_entries(scope.user, &scope.dir) {
         if scope.temp_before.contains(&path) {
             continue;
         }
-        let gone = if path.is_dir() && !path.is_symlink() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        if gone.is_ok() {
+        if crate::leaks::remove_entry(&path).is_ok() {
             removed.push(path);
         }
     }
@@ -303,18 +309,122 @@ fn end_namespace(init: Init) {
     }
 }
 
-/// The entries of the shared temporary folders owned by `user`.
-fn owned_temp_entries(user: Option<(u32, u32)>) -> BTreeSet<PathBuf> {
-    let Some((uid, _)) = user else {
+/// What `user` owns in the shared folders ([`shared_folders`]) and every folder below them:
+/// the entries it owns directly inside a folder others may write into (mode `o+w`), at any
+/// depth. Its own folders are not entered: one it made is removed whole, and one that was
+/// there before is another check's (a grading beside this one, whose programs run as the same
+/// user), as is `skip` (this check's own folder). Other folders are entered where `user` may
+/// search them, for a folder anyone may write into may be nested in one it may only cross.
+fn owned_temp_entries(user: Option<(u32, u32)>, skip: &Path) -> BTreeSet<PathBuf> {
+    let Some((uid, gid)) = user else {
         return BTreeSet::new();
     };
-    SHARED_TEMP
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flat_map(|entries| entries.flatten())
-        .filter(|e| e.path().symlink_metadata().is_ok_and(|m| m.uid() == uid))
-        .map(|e| e.path())
-        .collect()
+    owned_below(shared_folders(uid, gid), (uid, gid), skip)
+}
+
+/// [`owned_temp_entries`] below `roots`.
+fn owned_below(roots: &[PathBuf], (uid, gid): (u32, u32), skip: &Path) -> BTreeSet<PathBuf> {
+    let mut owned = BTreeSet::new();
+    let mut budget = SWEEP_ENTRIES;
+    let mut stack: Vec<(PathBuf, usize)> = roots.iter().map(|p| (p.clone(), 0)).collect();
+    let mut seen = BTreeSet::new();
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(meta) = dir.symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_dir() || !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        let open = meta.mode() & 0o002 != 0;
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if budget == 0 {
+                return owned;
+            }
+            budget -= 1;
+            let path = entry.path();
+            if path == skip {
+                continue;
+            }
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            if meta.uid() == uid && open {
+                owned.insert(path);
+            } else if meta.is_dir()
+                && meta.uid() != uid
+                && depth < SWEEP_DEPTH
+                && searchable(&meta, uid, gid)
+            {
+                stack.push((path, depth + 1));
+            }
+        }
+    }
+    owned
+}
+
+/// Whether a folder of metadata `meta` may be searched by `uid` and `gid` (root aside).
+fn searchable(meta: &std::fs::Metadata, uid: u32, gid: u32) -> bool {
+    let mode = meta.mode();
+    mode & 0o001 != 0
+        || (meta.uid() == uid && mode & 0o100 != 0)
+        || (meta.gid() == gid && mode & 0o010 != 0)
+}
+
+/// The folders the sandbox user (`uid`, `gid`) may write into although they are not its own
+/// (mode `o+w`, like `/tmp`, `/var/tmp`, `/run/lock`, `/dev/mqueue`) and may reach (every folder
+/// above may be searched): [`SHARED_TEMP`] and those found within [`SHARED_SCAN_DEPTH`] of
+/// `/`, once per grading. `/dev/shm` is left to [`crate::leaks`], `/proc` and `/sys` hold
+/// none. Folders nested in these are found by the sweep's walk.
+fn shared_folders(uid: u32, gid: u32) -> &'static [PathBuf] {
+    static FOUND: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        let writable = |meta: &std::fs::Metadata| meta.is_dir() && meta.mode() & 0o002 != 0;
+        let mut found: BTreeSet<PathBuf> = SHARED_TEMP
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.symlink_metadata().is_ok_and(|m| writable(&m)))
+            .collect();
+        let left_out = [
+            Path::new("/proc"),
+            Path::new("/sys"),
+            Path::new(crate::leaks::DEV_SHM),
+        ];
+        let mut stack = vec![(PathBuf::from("/"), 0)];
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = path.symlink_metadata() else {
+                    continue;
+                };
+                if !meta.is_dir() || left_out.contains(&path.as_path()) {
+                    continue;
+                }
+                if writable(&meta) {
+                    found.insert(path);
+                } else if depth + 1 < SHARED_SCAN_DEPTH && searchable(&meta, uid, gid) {
+                    stack.push((path, depth + 1));
+                }
+            }
+        }
+        // Keep those the user may reach, and only the outermost of nested ones: the sweep
+        // walks below them.
+        let reachable = |p: &Path| {
+            p.ancestors()
+                .skip(1)
+                .all(|a| a.symlink_metadata().is_ok_and(|m| searchable(&m, uid, gid)))
+        };
+        let all: Vec<PathBuf> = found.into_iter().filter(|p| reachable(p)).collect();
+        all.iter()
+            .filter(|p| !all.iter().any(|q| q != *p && p.starts_with(q)))
+            .cloned()
+            .collect()
+    })
 }
 
 /// The pid that process `pid` (a pid of the grader's namespace) has in its own PID namespace,
@@ -324,4 +434,57 @@ pub fn own_pid(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
     line.split_whitespace().last()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the sandbox user left in a world-writable folder is found at any depth, even below
+    /// a folder it may only cross; not in a folder it may not write into, nor in the check's
+    /// own folder, nor below a folder of its own that was there before (another check's).
+    /// Needs root (to give folders to other users); passes trivially otherwise.
+    #[test]
+    fn the_sweep_finds_what_the_user_left_in_nested_world_writable_folders() {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let (user, other) = ((4242, 4242), 4343);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("shared");
+        let made = |path: &Path, mode: u32, owner: u32| {
+            std::fs::create_dir(path).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+            chown(path, Some(owner), Some(owner)).unwrap();
+        };
+        let left = |path: &Path| {
+            std::fs::write(path, b"").unwrap();
+            chown(path, Some(user.0), Some(user.1)).unwrap();
+        };
+        made(&root, 0o1777, other);
+        made(&root.join("shut"), 0o755, other);
+        made(&root.join("shut/open"), 0o1777, other);
+        made(&root.join("shut/closed"), 0o700, other);
+        made(&root.join("check"), 0o700, user.0);
+        made(&root.join("mine"), 0o755, user.0);
+        made(&root.join("shut/beside"), 0o700, user.0);
+        made(&root.join("shut/beside/open"), 0o1777, user.0);
+        left(&root.join("top"));
+        left(&root.join("shut/open/deep"));
+        left(&root.join("shut/closed/hidden"));
+        left(&root.join("check/own"));
+        left(&root.join("mine/inside"));
+        left(&root.join("shut/beside/open/theirs"));
+        let found = owned_below(std::slice::from_ref(&root), user, &root.join("check"));
+        let expected: BTreeSet<PathBuf> = ["mine", "shut/open/deep", "top"]
+            .iter()
+            .map(|p| root.join(p))
+            .collect();
+        assert_eq!(found, expected);
+        for path in &found {
+            crate::leaks::remove_entry(path).unwrap();
+        }
+        assert!(owned_below(std::slice::from_ref(&root), user, &root.join("check")).is_empty());
+    }
 }

@@ -3,7 +3,9 @@
 //! check; what appeared and is still there was left behind by the check, and is removed.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::sys::{self, IpcKind};
@@ -21,8 +23,9 @@ pub enum Object {
         key: i64,
         creator: Option<i32>,
     },
-    /// An entry of `/dev/shm`.
-    PosixShm { name: String },
+    /// An entry of `/dev/shm` (a file, or a folder a program made there), by its exact name:
+    /// any bytes but NUL and `/`, UTF-8 or not.
+    PosixShm { name: OsString, folder: bool },
 }
 
 impl fmt::Display for Object {
@@ -46,10 +49,14 @@ impl fmt::Display for Object {
                 }
                 Ok(())
             }
-            Object::PosixShm { name } => match name.strip_prefix("sem.") {
-                Some(sem) => write!(f, "POSIX named semaphore /{sem} ({DEV_SHM}/{name})"),
-                None => write!(f, "POSIX shared-memory object /{name} ({DEV_SHM}/{name})"),
-            },
+            Object::PosixShm { name, .. } => {
+                // The name is the program's to choose: shown escaped, never raw.
+                let name = crate::message::escape_bytes(name.as_bytes());
+                match name.strip_prefix("sem.") {
+                    Some(sem) => write!(f, "POSIX named semaphore /{sem} ({DEV_SHM}/{name})"),
+                    None => write!(f, "POSIX shared-memory object /{name} ({DEV_SHM}/{name})"),
+                }
+            }
         }
     }
 }
@@ -66,28 +73,78 @@ impl Object {
                 };
                 format!("ipcrm -{flag} {id}")
             }
-            Object::PosixShm { name } => format!("rm {DEV_SHM}/{name}"),
+            Object::PosixShm { name, folder } => {
+                let path = Path::new(DEV_SHM).join(name);
+                let flags = if *folder { "-r " } else { "" };
+                format!("rm {flags}{}", shell_word(path.as_os_str().as_bytes()))
+            }
         }
     }
 
-    /// Removes the object; an object already gone counts as removed.
+    /// Removes the object: a folder of `/dev/shm` with all it holds, without following a
+    /// symbolic link. Succeeds only if the object is gone afterwards (one already gone counts
+    /// as removed).
     pub fn remove(&self) -> std::io::Result<()> {
-        let result = match self {
-            Object::SysV { kind, id, .. } => sys::ipc_remove(*kind, *id),
-            Object::PosixShm { name } => std::fs::remove_file(Path::new(DEV_SHM).join(name)),
-        };
-        match result {
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINVAL) | Some(libc::EIDRM) | Some(libc::ENOENT)
-                ) =>
-            {
-                Ok(())
-            }
-            other => other,
+        match self {
+            Object::SysV { kind, id, .. } => match sys::ipc_remove(*kind, *id) {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EIDRM)) => {
+                    Ok(())
+                }
+                other => other,
+            },
+            Object::PosixShm { name, .. } => remove_entry(&Path::new(DEV_SHM).join(name)),
         }
     }
+}
+
+/// Whether `path` is a folder itself (not a symbolic link to one).
+fn is_dir(path: &Path) -> bool {
+    path.symlink_metadata().is_ok_and(|m| m.is_dir())
+}
+
+/// Removes a file, or a folder and everything in it, without following symbolic links (a link
+/// is removed, never what it points to); `Ok` only once nothing is left at `path`.
+pub fn remove_entry(path: &Path) -> std::io::Result<()> {
+    let result = if is_dir(path) {
+        // `remove_dir_all` removes links inside the tree as links, and refuses to follow one
+        // that replaces a folder while it walks.
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => match path.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Err(std::io::Error::other("still there after its removal")),
+        },
+    }
+}
+
+/// `bytes` as one word for a POSIX shell: as they are when plain, else in bash's `$'…'` with
+/// every byte that is not printable ASCII as `\xNN` (a command to copy, never raw bytes).
+pub fn shell_word(bytes: &[u8]) -> String {
+    let printable = |b: u8| (0x20..0x7f).contains(&b);
+    if bytes
+        .iter()
+        .all(|&b| printable(b) && b != b'\\' && b != b'\'')
+    {
+        return crate::run::shell_quote(&String::from_utf8_lossy(bytes));
+    }
+    let mut word = String::from("$'");
+    for &b in bytes {
+        match b {
+            b'\\' | b'\'' => {
+                word.push('\\');
+                word.push(b as char);
+            }
+            b if printable(b) => word.push(b as char),
+            b => word.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    word.push('\'');
+    word
 }
 
 /// The IPC objects present at one moment.
@@ -115,8 +172,10 @@ impl Snapshot {
         }
         if let Ok(dir) = std::fs::read_dir(dev_shm) {
             for entry in dir.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                objects.insert(Object::PosixShm { name });
+                objects.insert(Object::PosixShm {
+                    name: entry.file_name(),
+                    folder: entry.file_type().is_ok_and(|t| t.is_dir()),
+                });
             }
         }
         Snapshot { objects }
@@ -370,6 +429,7 @@ mod tests {
     fn names_objects_and_how_to_remove_them() {
         let sem = Object::PosixShm {
             name: "sem.ipclab-x".into(),
+            folder: false,
         };
         assert_eq!(
             sem.to_string(),
@@ -394,6 +454,40 @@ mod tests {
             "{negative}"
         );
         assert_eq!(q.removal_command(), "ipcrm -q 5");
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_or_hold_escapes_are_shown_escaped_and_removed_exactly() {
+        use std::os::unix::ffi::OsStringExt;
+        let odd = Object::PosixShm {
+            name: OsString::from_vec(b"x\x1b[2J\xff'".to_vec()),
+            folder: true,
+        };
+        assert_eq!(
+            odd.to_string(),
+            "POSIX shared-memory object /x\\x1b[2J\\xff' (/dev/shm/x\\x1b[2J\\xff')"
+        );
+        assert_eq!(odd.removal_command(), "rm -r $'/dev/shm/x\\x1b[2J\\xff\\''");
+        let dir = tempfile::tempdir().unwrap();
+        let (proc_dir, shm_dir) = (dir.path().join("sysvipc"), dir.path().join("shm"));
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        std::fs::create_dir_all(shm_dir.join("tree/deeper")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("kept"), b"").unwrap();
+        std::fs::write(shm_dir.join("tree/deeper/f"), b"").unwrap();
+        std::os::unix::fs::symlink(&outside, shm_dir.join("tree/link")).unwrap();
+        let odd_path = shm_dir.join(std::ffi::OsStr::from_bytes(b"x\x1b\xff"));
+        std::fs::write(&odd_path, b"").unwrap();
+        let snapshot = Snapshot::take_from(&proc_dir, &shm_dir);
+        let names: Vec<&Object> = snapshot.objects().collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        for entry in [shm_dir.join("tree"), odd_path] {
+            remove_entry(&entry).unwrap();
+            assert!(entry.symlink_metadata().is_err());
+        }
+        assert!(outside.join("kept").exists(), "a link inside was followed");
+        assert!(remove_entry(&shm_dir.join("never-was")).is_ok());
     }
 
     #[test]

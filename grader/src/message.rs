@@ -35,6 +35,31 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// [`escape`] line by line: the line breaks stay, every other control character is escaped
+/// (for details, which are several lines).
+pub fn escape_lines(text: &str) -> String {
+    text.split('\n').map(escape).collect::<Vec<_>>().join("\n")
+}
+
+/// [`escape`] for bytes that may not be UTF-8 (a `/dev/shm` name, a command name): the
+/// invalid bytes too become `\xNN`, so that what is shown names the bytes exactly.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape(chunk.valid()));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Whether [`escape_bytes`] shows `bytes` as they are (valid UTF-8 without control
+/// characters other than tab).
+pub fn is_plain(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| escape(s) == s)
+}
+
 /// The fixed-width status word of the table.
 pub fn status_word(status: Status) -> &'static str {
     match status {
@@ -103,6 +128,20 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(escape("a\x1b[31mb\tc\r"), "a\\x1b[31mb\tc\\x0d");
+    }
+
+    #[test]
+    fn lines_stay_lines() {
+        assert_eq!(escape_lines("a\x1b\nb\r\n"), "a\\x1b\nb\\x0d\n");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_escaped_too() {
+        assert_eq!(
+            escape_bytes(b"a\x1b[2J\xff\xfe\xc3\xa9\t"),
+            "a\\x1b[2J\\xff\\xfe\u{e9}\t"
+        );
+        assert!(is_plain("é\t".as_bytes()) && !is_plain(b"\xff") && !is_plain(b"\x07"));
     }
 
     #[test]

@@ -58,8 +58,10 @@ pub struct Facts<'a> {
     pub result: &'a Result<(), Failure>,
     /// Every run it made.
     pub runs: &'a [Finished],
-    /// The IPC objects it left (already removed by the grader).
+    /// The IPC objects it left (already removed by the grader, but for `kept`).
     pub leaked: &'a [Object],
+    /// Those of `leaked` the grader could not remove, with why: they are still there.
+    pub kept: &'a [(Object, String)],
     /// Points and cleanup points.
     pub points: u32,
     pub cleanup_points: u32,
@@ -88,7 +90,7 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             String::new(),
         );
     }
-    let leak_details = leak_details(facts.leaked);
+    let leak_details = leak_details(facts.leaked, facts.kept);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
         let mut details = format!("COMMAND:\n    {}\n", run.command);
         if !facts.timeout_hint.is_empty() {
@@ -137,14 +139,23 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
     }
 }
 
-/// The LEFT BEHIND block for leaked objects.
-fn leak_details(leaked: &[Object]) -> String {
+/// The LEFT BEHIND block for leaked objects; those the grader could not remove (`kept`) are
+/// marked so, never said removed.
+fn leak_details(leaked: &[Object], kept: &[(Object, String)]) -> String {
     if leaked.is_empty() {
         return String::new();
     }
-    let mut text = String::from("LEFT BEHIND (the grader removed them):\n");
+    let mut text = String::from(if kept.is_empty() {
+        "LEFT BEHIND (the grader removed them):\n"
+    } else {
+        "LEFT BEHIND (the grader removed them, but those marked NOT REMOVED):\n"
+    });
     for object in leaked {
-        text.push_str(&format!("    {object}  [{}]\n", object.removal_command()));
+        text.push_str(&format!("    {object}  [{}]", object.removal_command()));
+        if let Some((_, why)) = kept.iter().find(|(o, _)| o == object) {
+            text.push_str(&format!("  NOT REMOVED: {}", message::escape(why)));
+        }
+        text.push('\n');
     }
     text.push_str(&format!("HINT: {}\n", message::LEAK_HINT));
     text
@@ -179,6 +190,7 @@ mod tests {
             result: &result,
             runs,
             leaked,
+            kept: &[],
             points: 4,
             cleanup_points: 1,
             limit: Duration::from_secs(5),

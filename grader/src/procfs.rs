@@ -25,10 +25,11 @@ pub fn poll_for(within: Duration, done: impl FnMut() -> bool) -> bool {
     poll_until(Instant::now() + within, done)
 }
 
-/// The state letter of `/proc/PID/stat` (`R`, `S`, `Z`…), `None` once the process is reaped.
+/// The state letter of process `pid` (`R`, `S`, `Z`…) as [`stat`] reads it: a process whose
+/// main thread exited while another thread lives on is that thread's state, not a zombie.
+/// `None` once the process is reaped.
 pub fn state(pid: i32) -> Option<char> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(pid, &text).map(|s| s.state)
+    stat(pid).map(|s| s.state)
 }
 
 /// Whether process `pid` has exited (a zombie, or reaped).
@@ -81,7 +82,8 @@ pub fn syscall_name(nr: i64) -> String {
     name.to_string()
 }
 
-/// The names in `/dev/shm` now.
+/// The names in `/dev/shm` now (a name that is not UTF-8 read with U+FFFD in place of its
+/// invalid bytes: [`crate::leaks::Snapshot`] keeps names exactly).
 pub fn dev_shm_entries() -> Vec<String> {
     std::fs::read_dir(crate::leaks::DEV_SHM)
         .map(|d| {
@@ -110,9 +112,13 @@ pub fn voluntary_switches(pid: i32) -> Option<u64> {
 pub struct Stat {
     /// The process id.
     pub pid: i32,
-    /// Its command name.
+    /// Its command name, control characters and bytes that are not UTF-8 escaped (`\x1b`,
+    /// [`crate::message::escape_bytes`]): it is the program's to choose, and reaches reports.
     pub comm: String,
-    /// Its state letter (`R`, `S`, `Z`…).
+    /// Its state letter (`R`, `S`, `Z`…). [`stat`] and [`processes`] give a process whose
+    /// main thread exited while another of its threads lives on the state of a live thread:
+    /// the kernel shows its leader as a zombie, yet it runs, holds its children, and must be
+    /// found and killed like any other.
     pub state: char,
     /// Its parent's pid.
     pub ppid: i32,
@@ -123,37 +129,92 @@ pub struct Stat {
 /// Parses `/proc/PID/stat`: the command name is in parentheses and may hold spaces and
 /// parentheses, so the fields are read after the last `) `.
 pub fn parse_stat(pid: i32, text: &str) -> Option<Stat> {
-    let (head, rest) = text.rsplit_once(") ")?;
+    parse_stat_bytes(pid, text.as_bytes())
+}
+
+/// [`parse_stat`] of the raw bytes: a command name is any 15 bytes but NUL and `/`, UTF-8 or
+/// not, and a process must not vanish from the grader's view by choosing one that is not.
+pub fn parse_stat_bytes(pid: i32, text: &[u8]) -> Option<Stat> {
+    let close = text.windows(2).rposition(|w| w == b") ")?;
+    let (head, rest) = (&text[..close], &text[close + 2..]);
+    let rest = std::str::from_utf8(rest).ok()?;
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
     let comm = head
-        .split_once(" (")
-        .map(|(_, c)| c)
-        .unwrap_or("")
-        .to_string();
+        .windows(2)
+        .position(|w| w == b" (")
+        .map(|at| &head[at + 2..])
+        .unwrap_or(b"");
     Some(Stat {
         pid,
-        comm,
+        comm: crate::message::escape_bytes(comm),
         state,
         ppid,
         pgrp,
     })
 }
 
-/// Every process on the machine (of the grader's PID namespace), by pid.
+/// The `/proc/PID/stat` of process `pid`; a leader that reads as a zombie while another thread
+/// of its process lives on takes that thread's state (see [`Stat::state`]). `None` once the
+/// process is reaped.
+pub fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let mut stat = parse_stat_bytes(pid, &text)?;
+    if stat.state == 'Z'
+        && let Some(live) = live_thread_state(pid)
+    {
+        stat.state = live;
+    }
+    Some(stat)
+}
+
+/// The state of a thread of process `pid` other than its leader that has not exited, if any
+/// (`/proc/PID/task/TID/stat`).
+fn live_thread_state(pid: i32) -> Option<char> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&tid| tid != pid)
+        .filter_map(|tid| {
+            let text = std::fs::read(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+            parse_stat_bytes(tid, &text).map(|s| s.state)
+        })
+        .find(|state| !matches!(state, 'Z' | 'X' | 'x'))
+}
+
+/// The children of every thread of process `pid` (`/proc/PID/task/*/children`, where the
+/// kernel has it): a child belongs to the thread that forked it, or to another thread of the
+/// process once that one has exited, not to the process's leader alone.
+pub fn thread_children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children: Vec<i32> = tasks
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    children.sort();
+    children.dedup();
+    children
+}
+
+/// Every process on the machine (of the grader's PID namespace), by pid, as [`stat`] reads
+/// each.
 pub fn processes() -> Vec<Stat> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     let mut all: Vec<Stat> = dir
         .flatten()
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
-            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            parse_stat(pid, &text)
-        })
+        .filter_map(|entry| stat(entry.file_name().to_str()?.parse::<i32>().ok()?))
         .collect();
     all.sort_by_key(|s| s.pid);
     all
@@ -353,6 +414,15 @@ mod tests {
                 ppid: 7,
                 pgrp: 42
             }
+        );
+    }
+
+    #[test]
+    fn a_command_name_that_is_not_utf8_or_holds_escapes_is_read_escaped() {
+        let stat = parse_stat_bytes(7, b"7 (\x1b[2Jx\xff) R 1 7 7 0 -1").unwrap();
+        assert_eq!(
+            (stat.comm.as_str(), stat.state, stat.ppid),
+            ("\\x1b[2Jx\\xff", 'R', 1)
         );
     }
 

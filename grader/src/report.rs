@@ -99,7 +99,7 @@ impl Report {
                 let show = verbose || !matches!(v.status, Status::Pass | Status::NotImplemented);
                 if show && !v.details.is_empty() {
                     for line in v.details.lines() {
-                        out.push_str(&format!("            {line}\n"));
+                        out.push_str(&format!("            {}\n", message::escape(line)));
                     }
                 }
             }
@@ -125,10 +125,10 @@ impl Report {
             .flat_map(|a| {
                 a.checks.iter().map(move |c| {
                     let v = &c.verdict;
-                    let mut output = v.reason.clone();
+                    let mut output = message::escape(&v.reason);
                     if !v.details.is_empty() {
                         output.push_str("\n\n");
-                        output.push_str(&v.details);
+                        output.push_str(&message::escape_lines(&v.details));
                     }
                     if !c.about.is_empty() {
                         output = format!("{}\n\n{output}", c.about);
@@ -297,7 +297,7 @@ impl Report {
                         c.max_score
                     ));
                     if !v.details.is_empty() {
-                        status.set_description(v.details.as_str());
+                        status.set_description(message::escape_lines(&v.details));
                     }
                 }
                 let mut case = TestCase::new(c.name.as_str(), status);
@@ -327,7 +327,7 @@ impl Report {
                             _ => "fail",
                         },
                         "score": v.score,
-                        "message": format!("{} {}", message::status_word(v.status), v.reason).trim().to_string(),
+                        "message": format!("{} {}", message::status_word(v.status), message::escape(&v.reason)).trim().to_string(),
                         "test_code": format!("make grade A={} (check {})", a.name, c.name),
                         "execution_time": format!("{:.2}s", c.elapsed.as_secs_f64()),
                     })
@@ -515,6 +515,37 @@ mod tests {
             output.starts_with(&format!(
                 "IPC Lab: {score}/{max} in the visible checks; hidden checks are graded too"
             )),
+            "{output}"
+        );
+    }
+
+    /// Escape sequences in a reason or in details reach no format raw.
+    #[test]
+    fn escapes_reach_no_format_raw() {
+        let mut report = sample();
+        report.assignments[0].checks[1].verdict.details =
+            "LEFT BEHIND:\n    pid 7 (\x1b[2Jx): still running\r\n".into();
+        let json = serde_json::to_string(&report.gradescope()).unwrap();
+        let texts = [
+            report.human(true),
+            report.markdown(),
+            report.junit(),
+            report.classroom().to_string(),
+            report.annotations().join("\n"),
+            serde_json::from_str::<serde_json::Value>(&json)
+                .unwrap()
+                .to_string(),
+        ];
+        for text in &texts {
+            assert!(
+                !text.contains('\x1b') && !text.contains("\\u001b"),
+                "{text}"
+            );
+        }
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let output = parsed["tests"][1]["output"].as_str().unwrap();
+        assert!(
+            output.contains("pid 7 (\\x1b[2Jx): still running\\x0d"),
             "{output}"
         );
     }

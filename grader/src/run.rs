@@ -1,7 +1,8 @@
 //! Running a student's program as a real process: its own process group, stdin fed and
-//! stdout/stderr drained by threads so that no pipe can deadlock, a time limit enforced on the
-//! whole group (TERM, a grace period, then KILL), output captured up to a cap, and the exit
-//! status, signal, CPU time and leftover processes recorded.
+//! stdout/stderr drained by threads so that no pipe can deadlock (and that stop once the run
+//! is over, whoever still holds the pipes), a time limit enforced on the whole group (TERM, a
+//! grace period, then KILL), output captured up to a cap, and the exit status, signal, CPU
+//! time and leftover processes recorded.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -10,6 +11,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,6 +31,12 @@ pub const OUTPUT_CAP: usize = 64 * 1024;
 pub const GRACE: Duration = Duration::from_millis(300);
 /// After the program exits, how long its descendants may keep its output open.
 pub const OUTPUT_LINGER: Duration = Duration::from_millis(100);
+/// How long the threads that feed stdin and drain stdout and stderr take at most to notice
+/// that the run is over: they never block longer than this in one system call.
+const IO_TICK: Duration = Duration::from_millis(20);
+/// Once the run is over, how long a drain still reads what its pipe holds (a process that
+/// escaped the group may keep writing; it is not waited for).
+const DRAIN_AFTER_END: Duration = Duration::from_millis(200);
 
 /// What a run reads on stdin.
 pub enum Input {
@@ -280,6 +289,9 @@ pub struct Running {
     killed: Option<Signal>,
     held: Option<std::process::ChildStdin>,
     stdin: Option<thread::JoinHandle<()>>,
+    /// Set when the run is over: the feeder and the drains stop then, whoever still holds
+    /// their pipes (a process that left the group with `setsid` and neither reads nor closes).
+    over: Arc<AtomicBool>,
     stdout: Option<mpsc::Receiver<(Captured, Option<Option<Mismatch>>)>>,
     stderr: mpsc::Receiver<(Captured, Option<Option<Mismatch>>)>,
 }
@@ -331,10 +343,12 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
     let pidfd = sys::pidfd_open(pid)?;
     let mut held = None;
     let mut stdin = None;
-    if let Some(mut pipe) = child.stdin.take() {
+    let over = Arc::new(AtomicBool::new(false));
+    if let Some(pipe) = child.stdin.take() {
         match spec.stdin {
             Input::Held => held = Some(pipe),
             input => {
+                let mut pipe = Bounded::new(pipe, over.clone());
                 stdin = Some(thread::spawn(move || {
                     let _ = match input {
                         Input::Bytes(bytes) => pipe.write_all(&bytes),
@@ -346,12 +360,16 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
             }
         }
     }
-    let stdout = child.stdout.take().map(|pipe| match spec.stdout {
-        Output::Compare(stream) => drain(pipe, Sink::Compare(stream)),
-        Output::Count => drain(pipe, Sink::Count),
-        _ => drain(pipe, Sink::Capture),
+    let stdout = child.stdout.take().map(|pipe| {
+        let pipe = Bounded::new(pipe, over.clone());
+        match spec.stdout {
+            Output::Compare(stream) => drain(pipe, Sink::Compare(stream)),
+            Output::Count => drain(pipe, Sink::Count),
+            _ => drain(pipe, Sink::Capture),
+        }
     });
-    let stderr = drain(child.stderr.take().expect("stderr is piped"), Sink::Capture);
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stderr = drain(Bounded::new(stderr, over.clone()), Sink::Capture);
     Ok(Running {
         command,
         child,
@@ -360,6 +378,7 @@ pub fn spawn(spec: Spec) -> io::Result<Running> {
         killed: None,
         held,
         stdin,
+        over,
         stdout,
         stderr,
     })
@@ -399,6 +418,90 @@ fn write_zeros(out: &mut impl Write, mut n: u64) -> io::Result<()> {
         n -= take as u64;
     }
     Ok(())
+}
+
+/// One end of a pipe to the program, made non-blocking, whose reads and writes wait in `poll`
+/// for at most [`IO_TICK`] at a time and give up once the run is `over`: a write then fails
+/// as a broken pipe would (the feeder stops as when the program stops reading), a read ends
+/// as at end-of-file once the pipe is empty, or [`DRAIN_AFTER_END`] after the end. No
+/// thread of the grader waits on a pipe longer than the run lasts, whoever else holds it.
+struct Bounded<P> {
+    pipe: P,
+    over: Arc<AtomicBool>,
+    ended_at: Option<Instant>,
+}
+
+impl<P: std::os::fd::AsFd> Bounded<P> {
+    fn new(pipe: P, over: Arc<AtomicBool>) -> Bounded<P> {
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        // The grader's end of the pipe is a file description of its own: the program's end
+        // stays blocking.
+        if let Ok(flags) = fcntl(pipe.as_fd(), FcntlArg::F_GETFL) {
+            let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+            let _ = fcntl(pipe.as_fd(), FcntlArg::F_SETFL(flags));
+        }
+        Bounded {
+            pipe,
+            over,
+            ended_at: None,
+        }
+    }
+
+    /// Waits until the pipe is ready for `events` or [`IO_TICK`] has passed.
+    fn tick(&self, events: nix::poll::PollFlags) {
+        use nix::poll::{PollFd, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.pipe.as_fd(), events)];
+        let ms = PollTimeout::try_from(IO_TICK.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+        let _ = poll(&mut fds, ms);
+    }
+
+    fn over(&self) -> bool {
+        self.over.load(Ordering::Relaxed)
+    }
+}
+
+impl<P: std::os::fd::AsFd + Write> Write for Bounded<P> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            if self.over() {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            match self.pipe.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.tick(nix::poll::PollFlags::POLLOUT)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<P: std::os::fd::AsFd + Read> Read for Bounded<P> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.over() {
+                let ended_at = *self.ended_at.get_or_insert_with(Instant::now);
+                if ended_at.elapsed() > DRAIN_AFTER_END {
+                    return Ok(0);
+                }
+            }
+            match self.pipe.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.over() {
+                        return Ok(0);
+                    }
+                    self.tick(nix::poll::PollFlags::POLLIN)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
 }
 
 /// What [`drain`] does with the bytes.
@@ -494,6 +597,9 @@ impl Running {
                 if !sys::wait_readable(&self.pidfd, GRACE).unwrap_or(false) {
                     self.killed = Some(Signal::SIGKILL);
                     let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                    // The process itself too, should it have moved to another group: it is
+                    // not reaped, so the pid is still its own.
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
                 }
                 continue;
             }
@@ -515,6 +621,9 @@ impl Running {
             .as_ref()
             .map(|rx| rx.recv_timeout(linger.saturating_duration_since(Instant::now())));
         end_group(pid);
+        // What is left holding the pipes escaped the group: the drains take what the pipes
+        // hold and stop, the feeder stops (none of them waits for such a process).
+        self.over.store(true, Ordering::Relaxed);
         let stderr = stderr_early
             .or_else(|_| self.stderr.recv_timeout(Duration::from_secs(2)))
             .map(|(c, _)| c)
@@ -525,7 +634,8 @@ impl Running {
             _ => Default::default(),
         };
         if let Some(feeder) = self.stdin.take() {
-            // The group is gone, so the feeder's writes fail with EPIPE and it returns.
+            // The run is over: the feeder's next write fails at once, or within one tick of a
+            // write that waits for room in the pipe.
             let _ = feeder.join();
         }
         let status = reaped.status;
@@ -539,7 +649,7 @@ impl Running {
             End::Exited(libc::WEXITSTATUS(status))
         };
         Finished {
-            command: self.command,
+            command: std::mem::take(&mut self.command),
             end,
             timed_out,
             wall,
@@ -549,6 +659,14 @@ impl Running {
             compared,
             leftovers,
         }
+    }
+}
+
+impl Drop for Running {
+    /// A run dropped without [`Running::wait`] (a check that returned early, whose group
+    /// [`crate::check::Ctx`] ends) stops its feeder and drains too.
+    fn drop(&mut self) {
+        self.over.store(true, Ordering::Relaxed);
     }
 }
 
@@ -619,30 +737,36 @@ pub fn end_descendants() {
     }
 }
 
-/// The live (not zombie) descendants of `ancestor`, from the parent links in `/proc`.
+/// The live descendants of `ancestor`, from the parent links in `/proc` and the children of
+/// every thread (`/proc/PID/task/*/children`, where the kernel has it). A process whose main
+/// thread exited while another thread lives on reads as a zombie in `/proc/PID/stat` and is
+/// alive ([`crate::procfs::stat`]): it is found, and so are its children. Zombies (processes
+/// whose every thread has exited) are walked through but not listed.
 pub fn descendants(ancestor: i32) -> Vec<i32> {
-    let parent: std::collections::HashMap<i32, i32> = crate::procfs::processes()
-        .into_iter()
-        .filter(|p| p.state != 'Z')
-        .map(|p| (p.pid, p.ppid))
-        .collect();
-    let mut found: Vec<i32> = parent
-        .keys()
-        .copied()
-        .filter(|&pid| {
-            let mut at = pid;
-            for _ in 0..4096 {
-                match parent.get(&at) {
-                    Some(&p) if p == ancestor => return true,
-                    Some(&p) if p > 1 => at = p,
-                    _ => return false,
-                }
+    use std::collections::{BTreeSet, HashMap};
+    let all = crate::procfs::processes();
+    let live: HashMap<i32, bool> = all.iter().map(|p| (p.pid, p.state != 'Z')).collect();
+    let mut children: HashMap<i32, BTreeSet<i32>> = HashMap::new();
+    for p in &all {
+        children.entry(p.ppid).or_default().insert(p.pid);
+    }
+    let mut found = BTreeSet::new();
+    let mut seen = BTreeSet::from([ancestor]);
+    let mut next = vec![ancestor];
+    while let Some(pid) = next.pop() {
+        let mut kids = children.get(&pid).cloned().unwrap_or_default();
+        kids.extend(crate::procfs::thread_children(pid));
+        for kid in kids {
+            if !seen.insert(kid) {
+                continue;
             }
-            false
-        })
-        .collect();
-    found.sort();
-    found
+            if live.get(&kid).copied().unwrap_or(true) {
+                found.insert(kid);
+            }
+            next.push(kid);
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// Makes the grader the child subreaper of everything it starts, so that a process whose

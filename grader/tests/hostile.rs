@@ -10,6 +10,13 @@
 //! `/dev/shm` floods (they would land in the machine's namespace, among other programs'
 //! objects), and writes outside the folder (root may write anywhere).
 //!
+//! The sweep after a check has fixtures of its own, graded on one check or two (the second
+//! sees what the first left): a process whose main thread exited while another thread lives
+//! on (it reads as a zombie) and its child, a child in a session of its own holding the
+//! program's pipes, `/dev/shm` entries whose names are not UTF-8 or hold escape sequences and
+//! folders there, files in `/run/lock` and in world-writable folders nested in `/tmp`; and
+//! no escape sequence a program chose reaches the report raw.
+//!
 //! A grader killed by SIGKILL in the middle of a check leaves no program running either: in
 //! full isolation its PID namespace dies with it (a fork bomb's thousands of processes too);
 //! in `none` the programs it started die with it (their parent-death signal).
@@ -52,27 +59,7 @@ fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
         &["strict"]
     };
     for &mode in modes {
-        let before = Machine::now();
-        let (human, results) = grade(fixture, mode);
-        let test = &results["tests"][0];
-        let status = test["extra_data"]["status"].as_str().unwrap();
-        assert!(
-            verdicts.contains(&status),
-            "{fixture} ({mode}): {status}, expected one of {verdicts:?}\n{human}"
-        );
-        let (elapsed, limit) = (
-            test["extra_data"]["elapsed_s"].as_f64().unwrap(),
-            test["extra_data"]["limit_s"].as_f64().unwrap(),
-        );
-        assert!(
-            elapsed <= limit + MARGIN_S,
-            "{fixture} ({mode}): {elapsed} s for a {limit} s check\n{human}"
-        );
-        let left = Machine::now().added_since(&before);
-        assert!(
-            left.is_empty(),
-            "{fixture} ({mode}) left: {left:#?}\n{human}"
-        );
+        let human = graded_clean(fixture, mode, &["eof-reaches-reader"], verdicts);
         if fixture == "write-outside" {
             // Only the shared temporary folders are open to it, and the grader cleans them.
             let written: Vec<&str> = human.lines().filter(|l| l.ends_with(": written")).collect();
@@ -103,7 +90,7 @@ fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case]
             l.set_nonblocking(true).unwrap();
         }
         let before = Machine::now();
-        let (human, _) = grade(fixture, mode);
+        let (human, _) = grade(fixture, mode, &["eof-reaches-reader"]);
         assert!(
             human.contains(ran),
             "{fixture} ({mode}): its build did not run\n{human}"
@@ -131,7 +118,7 @@ fn a_hostile_build_reaches_nothing_of_the_machine(#[case] fixture: &str, #[case]
 #[test]
 #[serial(grading)]
 fn a_program_sees_only_the_processes_of_its_check() {
-    let (human, _) = grade("sees-processes", "strict");
+    let (human, _) = grade("sees-processes", "strict", &["eof-reaches-reader"]);
     assert!(human.contains("LOOKED"), "{human}");
     assert!(!human.contains("ESCAPED"), "{human}");
 }
@@ -218,7 +205,7 @@ fn toolchain_open_to_all() -> bool {
 #[test]
 #[serial(grading)]
 fn a_program_cannot_change_the_programs_the_checks_run() {
-    let (human, _) = grade("overwrites-programs", "strict");
+    let (human, _) = grade("overwrites-programs", "strict", &["eof-reaches-reader"]);
     assert!(human.contains("OVERWRITE-TRIED"), "{human}");
     assert!(!human.contains("ESCAPED"), "{human}");
     if !nix::unistd::geteuid().is_root() {
@@ -316,6 +303,68 @@ fn a_submission_over_the_size_limits_is_refused_before_its_copy() {
     }
 }
 
+/// The sweep after a check: what a program leaves behind it is found and removed, within the
+/// check's limit plus the margin, whoever holds the pipes, whatever the names; shown escaped.
+#[rstest]
+#[case::zombie_leader("zombie-leader", &["eof-reaches-reader"], &["fail"], true)]
+#[case::holds_stdin("holds-stdin", &["eof-reaches-reader"], &["fail"], true)]
+#[case::shm_names("shm-names", &["eof-reaches-reader", "reaps-children"], &["fail_leak"], true)]
+#[case::lock_files("lock-files", &["eof-reaches-reader"], &["fail"], false)]
+#[serial(grading)]
+fn the_sweep_after_a_check_leaves_nothing(
+    #[case] fixture: &str,
+    #[case] checks: &[&str],
+    #[case] verdicts: &[&str],
+    #[case] without_isolation: bool,
+) {
+    let modes: &[&str] = if without_isolation {
+        &["strict", "none"]
+    } else {
+        &["strict"]
+    };
+    for &mode in modes {
+        // World-writable folders nested in /tmp, below one the sandbox user may only cross.
+        let planted =
+            Planted(std::env::temp_dir().join(format!("ipclab-sweep-{}", std::process::id())));
+        let planted = &planted.0;
+        if fixture == "lock-files" {
+            use std::os::unix::fs::PermissionsExt;
+            for (dir, mode) in [
+                (planted.clone(), 0o755),
+                (planted.join("shut"), 0o755),
+                (planted.join("shut/open"), 0o1777),
+                (planted.join("shut/open/inner"), 0o1777),
+            ] {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+        let human = graded_clean(fixture, mode, checks, verdicts);
+        if fixture == "lock-files" {
+            let written: Vec<&str> = human.lines().filter(|l| l.ends_with(": written")).collect();
+            for place in ["/run/lock/", "/shut/open/ipclab", "/shut/open/inner/ipclab"] {
+                assert!(
+                    written.iter().any(|l| l.contains(place)),
+                    "nothing written in {place}: {human}"
+                );
+            }
+        }
+        if fixture == "shm-names" {
+            // What the program named is shown escaped, never raw.
+            for raw in ['\x1b', '\x07', '\u{fffd}'] {
+                assert!(!human.contains(raw), "{raw:?} in the report:\n{human}");
+            }
+            assert!(
+                human.contains(r"ipclab-hostile-\x1b[2J\x1b]0;pwned\x07\xff\xfe")
+                    && human.contains(r"pid ")
+                    && human.contains(r"(\x1b[2Jhost\xff): still running")
+                    && human.contains("ipclab-hostile-tree"),
+                "{human}"
+            );
+        }
+    }
+}
+
 #[rstest]
 #[case::full_fork_bomb("strict", "fork-bomb")]
 #[case::none_deadlock("none", "deadlock")]
@@ -368,6 +417,15 @@ fn a_grader_killed_mid_check_leaves_no_program_running(#[case] mode: &str, #[cas
     );
 }
 
+/// A folder the test made, removed when dropped (a failed assertion too).
+struct Planted(PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Polls `done` every 20 ms until it holds (true) or `within` has passed (false).
 fn poll(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let give_up = std::time::Instant::now() + within;
@@ -390,8 +448,47 @@ fn temp_entries() -> BTreeSet<PathBuf> {
         .collect()
 }
 
-/// Grades `fixture` on `eof-reaches-reader` (5 s) with `--isolation MODE`.
-fn grade(fixture: &str, mode: &str) -> (String, Value) {
+/// Grades `fixture` on `checks` with `--isolation MODE`, and asserts that every check ended
+/// in one of `verdicts` within its limit and the margin, that the machine is as clean as it
+/// was, and that the report holds no escape sequence raw (`results.json` none either, as
+/// valid JSON strings). Returns the report for people.
+fn graded_clean(fixture: &str, mode: &str, checks: &[&str], verdicts: &[&str]) -> String {
+    let before = Machine::now();
+    let (human, results) = grade(fixture, mode, checks);
+    let tests = results["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), checks.len(), "{fixture} ({mode})\n{human}");
+    for test in tests {
+        let status = test["extra_data"]["status"].as_str().unwrap();
+        assert!(
+            verdicts.contains(&status),
+            "{fixture} ({mode}): {status}, expected one of {verdicts:?}\n{human}"
+        );
+        let (elapsed, limit) = (
+            test["extra_data"]["elapsed_s"].as_f64().unwrap(),
+            test["extra_data"]["limit_s"].as_f64().unwrap(),
+        );
+        assert!(
+            elapsed <= limit + MARGIN_S,
+            "{fixture} ({mode}): {elapsed} s for a {limit} s check\n{human}"
+        );
+        let output = test["output"].as_str().unwrap();
+        assert!(
+            !output
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{fixture} ({mode}): a control character in results.json: {output:?}"
+        );
+    }
+    let left = Machine::now().added_since(&before);
+    assert!(
+        left.is_empty(),
+        "{fixture} ({mode}) left: {left:#?}\n{human}"
+    );
+    human
+}
+
+/// Grades `fixture` on `checks` (`eof-reaches-reader`, 5 s, and others) with `--isolation MODE`.
+fn grade(fixture: &str, mode: &str, checks: &[&str]) -> (String, Value) {
     let dir = common::kit()
         .join("grader/tests/fixtures/hostile")
         .join(fixture);
@@ -399,7 +496,8 @@ fn grade(fixture: &str, mode: &str) -> (String, Value) {
     let out = common::grader()
         .arg("grade")
         .arg(&dir)
-        .args(["-a", "pipes", "--only", "eof-reaches-reader", "--verbose"])
+        .args(["-a", "pipes", "--verbose"])
+        .args(checks.iter().flat_map(|c| ["--only", c]))
         .args(["--isolation", mode, "--json"])
         .arg(json.path())
         .timeout(Duration::from_secs(600))
@@ -407,14 +505,15 @@ fn grade(fixture: &str, mode: &str) -> (String, Value) {
         .success()
         .get_output()
         .clone();
-    let human = String::from_utf8(out.stdout).unwrap();
+    let human = String::from_utf8_lossy(&out.stdout).into_owned();
     let results = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
     (human, results)
 }
 
 /// What a hostile submission could leave: processes (of a grading's own user, or running a
-/// program the grader built), SysV objects and `/dev/shm` entries of a grading's user or named
-/// by a fixture, and temporary files of either kind.
+/// program the grader built, by any of their threads), SysV objects and `/dev/shm` entries of
+/// a grading's user or named by a fixture, and files of either kind in the folders anyone may
+/// write into (`/tmp`, `/var/tmp`, `/run/lock`, `/dev/mqueue`) and in those nested in them.
 #[derive(Debug, Default)]
 struct Machine {
     things: BTreeSet<String>,
@@ -427,10 +526,16 @@ impl Machine {
             let Some(pid) = file_name(&entry).parse::<u32>().ok() else {
                 continue;
             };
-            let exe = std::fs::read_link(entry.join("exe")).unwrap_or_default();
             let uid = entry.metadata().map(|m| m.uid()).unwrap_or(0);
+            // A process whose main thread exited has no `exe` of its own: its threads have.
+            let exe = std::iter::once(entry.clone())
+                .chain(read_dir(entry.join("task")))
+                .find_map(|t| std::fs::read_link(t.join("exe")).ok())
+                .unwrap_or_default();
             let graded = exe.to_string_lossy().starts_with("/tmp/ipclab-programs-");
-            if grader::users::is_grading_uid(uid) || graded {
+            // Another kit's grading on the same machine (another checkout's tests) is not this
+            // test's.
+            if (grader::users::is_grading_uid(uid) || graded) && !under_another_grader(pid) {
                 things.insert(format!("process {pid} ({})", exe.display()));
             }
         }
@@ -447,12 +552,27 @@ impl Machine {
                 }
             }
         }
-        for dir in ["/dev/shm", "/tmp", "/var/tmp"] {
-            for path in read_dir(dir) {
-                let owner = path.symlink_metadata().map(|m| m.uid()).unwrap_or(0);
-                let ours = grader::users::is_grading_uid(owner);
-                if ours || file_name(&path).starts_with("ipclab-hostile") {
+        let mut folders: Vec<(PathBuf, usize)> =
+            ["/dev/shm", "/tmp", "/var/tmp", "/run/lock", "/dev/mqueue"]
+                .iter()
+                .map(|d| (PathBuf::from(d), 0))
+                .collect();
+        while let Some((dir, depth)) = folders.pop() {
+            for path in read_dir(&dir) {
+                let Ok(meta) = path.symlink_metadata() else {
+                    continue;
+                };
+                if grader::users::is_grading_uid(meta.uid())
+                    || file_name(&path).starts_with("ipclab-hostile")
+                {
                     things.insert(format!("file {}", path.display()));
+                } else if meta.is_dir()
+                    && depth < 4
+                    && (meta.mode() & 0o002 != 0
+                        || path.to_string_lossy().contains("/ipclab-sweep-"))
+                {
+                    // Nested folders anyone may write into, and the test's own.
+                    folders.push((path, depth + 1));
                 }
             }
         }
@@ -462,6 +582,33 @@ impl Machine {
     fn added_since(&self, before: &Machine) -> Vec<String> {
         self.things.difference(&before.things).cloned().collect()
     }
+}
+
+/// Whether process `pid` descends from a grader other than this kit's (another worktree's,
+/// grading at the same time on the same machine).
+fn under_another_grader(pid: u32) -> bool {
+    let ours = common::kit().join("target/release/grader");
+    let mut at = pid;
+    for _ in 0..64 {
+        let stat = std::fs::read(format!("/proc/{at}/stat")).unwrap_or_default();
+        let Some(close) = stat.windows(2).rposition(|w| w == b") ") else {
+            return false;
+        };
+        let ppid: u32 = String::from_utf8_lossy(&stat[close + 2..])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid <= 1 {
+            return false;
+        }
+        let exe = std::fs::read_link(format!("/proc/{ppid}/exe")).unwrap_or_default();
+        if exe.file_name().is_some_and(|n| n == "grader") && exe != ours {
+            return true;
+        }
+        at = ppid;
+    }
+    false
 }
 
 fn read_dir(dir: impl AsRef<Path>) -> Vec<PathBuf> {
