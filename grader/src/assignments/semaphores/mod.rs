@@ -1090,6 +1090,24 @@ fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
     }
     let runs = procs.wait_all();
     all_ok(&runs, &procs)?;
+    // Every take/give pair carries SEM_UNDO (spec §4.3): once the adds have exited, nobody
+    // holds the semaphore and nothing is left to undo, so it is back at init's 1.
+    let value = probe::sysv_value(&key, b'M', 0);
+    ensure(matches!(value, Ok(1)), || {
+        Failure::new(format!(
+            "after the 4 adds exited the semaphore of ftok(KEYPATH, 'M') was {}, expected 1",
+            match &value {
+                Ok(v) => v.to_string(),
+                Err(e) => format!("unreadable ({e})"),
+            }
+        ))
+        .detail(
+            "HINT: take (-1) and give back (+1) both with SEM_UNDO, so that the kernel's \
+             adjustment for the process is 0 again after each pair; with SEM_UNDO on the take \
+             only, each add that exits adds TIMES to the semaphore (spec §4.3).",
+        )
+        .detail(procs.commands())
+    })?;
     mutex_finish(
         ctx,
         &key,
