@@ -88,8 +88,14 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             String::new(),
         );
     }
+    // The grader's own failure, unless a program left processes running that could have
+    // caused it (taking the CPU its probe needed): then it is judged as any failure.
     if let Err(failure) = facts.result
         && failure.by_grader
+        && facts
+            .runs
+            .iter()
+            .all(|r| r.leftovers.iter().all(|l| l.zombie))
     {
         return grader_fault(facts, failure);
     }
@@ -314,6 +320,19 @@ mod tests {
         assert!(v.reason.contains("costs you no points"));
         assert!(v.details.contains("not counted"));
         assert!(!v.details.contains("HINT"), "no hint blames the program");
+        // A program that left a process running may have starved the probe: a failure.
+        let mut left = run(End::Exited(0), false, "");
+        left.leftovers.push(crate::run::Leftover {
+            pid: 42,
+            comm: "spin".into(),
+            zombie: false,
+        });
+        let v = decide_with(
+            Err(Failure::grader("the grader's own probe did not finish")),
+            &[left],
+            &[],
+        );
+        assert_eq!((v.status, v.score), (Status::Fail, 0));
         // A program that is not implemented is still not implemented.
         let v = decide_with(
             Err(Failure::grader("the grader's own probe did not finish")),
