@@ -665,6 +665,13 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
                      joiner removes the name before posting `joined`.",
                 )
         };
+        if tool_run.code() == Some(i32::from(peer::OWN_FAILURE)) {
+            return Err(Failure::grader(format!(
+                "{who}: the grader's own side failed: {}",
+                tool_run.stderr.text().lines().next().unwrap_or("")
+            ))
+            .detail(both(&a, &b)));
+        }
         if tool_run.code() != Some(0) {
             let first = tool_run
                 .stderr
