@@ -17,7 +17,11 @@
 //! - `IPCLAB_FAULTS_CALLS`: which calls, comma-separated (`read,write,msgrcv,msgsnd,semop,
 //!   sem_wait,waitpid`; all when unset);
 //! - `IPCLAB_FAULTS_ONLY`: a path prefix; only programs whose executable starts with it get
-//!   faults (so the filters a student's program runs do not).
+//!   faults (so the filters a student's program runs do not);
+//! - `IPCLAB_FAULTS_FTRUNCATE_SLEEP_MS`: after every successful `ftruncate`, sleep this many
+//!   milliseconds (whatever the rate): a creator then stays between sizing a shared object and
+//!   marking it initialised long enough for a peer to find it half made, as a slow machine may
+//!   leave it (a delay, not a failure: no caller can tell it from being descheduled).
 //!
 //! Everything here runs inside someone else's system calls: no allocation, no lock, no call
 //! that could come back here.
@@ -53,6 +57,8 @@ static CALLS: AtomicU32 = AtomicU32::new(0);
 static RATE: AtomicU32 = AtomicU32::new(0);
 /// The generator's state.
 static STATE: AtomicU64 = AtomicU64::new(0);
+/// Milliseconds to sleep after a successful `ftruncate`; 0: none.
+static FTRUNCATE_SLEEP_MS: AtomicU32 = AtomicU32::new(0);
 
 /// Reads the configuration from the environment, once.
 fn configure() {
@@ -88,6 +94,11 @@ fn configure() {
         if chosen && rate > 0.0 { calls } else { 0 },
         Ordering::Relaxed,
     );
+    let sleep_ms = env("IPCLAB_FAULTS_FTRUNCATE_SLEEP_MS")
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(0)
+        .min(10_000);
+    FTRUNCATE_SLEEP_MS.store(if chosen { sleep_ms } else { 0 }, Ordering::Relaxed);
     READY.store(1, Ordering::Release);
 }
 
@@ -362,4 +373,70 @@ pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int)
     }
     // SAFETY: the caller's promise.
     unsafe { f(pid, status, options) }
+}
+
+/// Sleeps `IPCLAB_FAULTS_FTRUNCATE_SLEEP_MS` after a successful `ftruncate`, if set; the sleep
+/// is resumed after a signal, and `errno` is left as the call set it.
+fn after_ftruncate(rc: c_int) {
+    configure();
+    let ms = FTRUNCATE_SLEEP_MS.load(Ordering::Relaxed);
+    if rc != 0 || ms == 0 {
+        return;
+    }
+    // SAFETY: `__errno_location` returns this thread's errno, always valid.
+    let errno = unsafe { *libc::__errno_location() };
+    let mut left = libc::timespec {
+        tv_sec: libc::time_t::from(ms / 1000),
+        tv_nsec: c_long::from(ms % 1000) * 1_000_000,
+    };
+    loop {
+        let mut rest = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: both are live timespecs; `rest` is writable.
+        if unsafe { libc::nanosleep(&left, &mut rest) } == 0 {
+            break;
+        }
+        // SAFETY: `__errno_location` returns this thread's errno, always valid.
+        if unsafe { *libc::__errno_location() } != libc::EINTR {
+            break;
+        }
+        left = rest;
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// `ftruncate(2)`, followed by the configured sleep.
+///
+/// # Safety
+/// As `ftruncate(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftruncate(fd: c_int, length: libc::off_t) -> c_int {
+    let f = real!(
+        c"ftruncate",
+        unsafe extern "C" fn(c_int, libc::off_t) -> c_int
+    );
+    // SAFETY: the caller's promise.
+    let rc = unsafe { f(fd, length) };
+    after_ftruncate(rc);
+    rc
+}
+
+/// `ftruncate64`, the name Rust's standard library (`File::set_len`) calls, followed by the
+/// configured sleep.
+///
+/// # Safety
+/// As `ftruncate(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftruncate64(fd: c_int, length: libc::off64_t) -> c_int {
+    let f = real!(
+        c"ftruncate64",
+        unsafe extern "C" fn(c_int, libc::off64_t) -> c_int
+    );
+    // SAFETY: the caller's promise.
+    let rc = unsafe { f(fd, length) };
+    after_ftruncate(rc);
+    rc
 }

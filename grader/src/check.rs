@@ -150,6 +150,9 @@ pub struct Failure {
     pub reason: String,
     /// Longer text: EXPECTED / ACTUAL blocks, the command to reproduce, a hint.
     pub details: String,
+    /// The grader's own part of the check failed (its probe, its peer), not the program: the
+    /// verdict is `ERROR` and costs nothing ([`crate::outcome::decide`]).
+    pub by_grader: bool,
 }
 
 impl Failure {
@@ -158,6 +161,17 @@ impl Failure {
         Failure {
             reason: reason.into(),
             details: String::new(),
+            by_grader: false,
+        }
+    }
+
+    /// A failure of the grader's own part of the check (a probe that did not finish, a peer of
+    /// the grader's that broke): reported as `ERROR`, retried once, and never the program's
+    /// fault. Only for what the program cannot cause.
+    pub fn grader(reason: impl Into<String>) -> Failure {
+        Failure {
+            by_grader: true,
+            ..Failure::new(reason)
         }
     }
 

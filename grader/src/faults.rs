@@ -20,6 +20,9 @@ pub struct Faults {
     /// Which calls: any of `read`, `write`, `msgrcv`, `msgsnd`, `semop`, `sem_wait`,
     /// `waitpid`.
     pub calls: &'static [&'static str],
+    /// Milliseconds every successful `ftruncate` sleeps before returning (0: none): a
+    /// creator held between sizing a shared object and marking it initialised.
+    pub ftruncate_sleep_ms: u32,
 }
 
 impl Faults {
@@ -32,6 +35,17 @@ impl Faults {
             calls: &[
                 "read", "write", "msgrcv", "msgsnd", "semop", "sem_wait", "waitpid",
             ],
+            ftruncate_sleep_ms: 0,
+        }
+    }
+
+    /// No failures; every successful `ftruncate` sleeps `ms` milliseconds.
+    pub fn slow_ftruncate(ms: u32) -> Faults {
+        Faults {
+            rate: 0.0,
+            seed: 1,
+            calls: &[],
+            ftruncate_sleep_ms: ms,
         }
     }
 
@@ -43,6 +57,10 @@ impl Faults {
             ("IPCLAB_FAULTS_SEED".into(), self.seed.to_string().into()),
             ("IPCLAB_FAULTS_CALLS".into(), self.calls.join(",").into()),
             ("IPCLAB_FAULTS_ONLY".into(), only.into()),
+            (
+                "IPCLAB_FAULTS_FTRUNCATE_SLEEP_MS".into(),
+                self.ftruncate_sleep_ms.to_string().into(),
+            ),
         ]
     }
 }

@@ -172,7 +172,7 @@ pub fn grade(
     let _ = std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o711));
     for check in selected {
         let runs: Vec<CheckResult> = (0..options.repeat.max(1))
-            .map(|_| run_check(check, &bins, options, scratch.path()))
+            .map(|_| run_check_retrying(check, &bins, options, scratch.path()))
             .collect();
         result.checks.push(combine(runs));
     }
@@ -265,6 +265,29 @@ fn run_check(
         elapsed: started.elapsed(),
         verdict,
     }
+}
+
+/// Runs one check; a check whose grader's own part failed (`ERROR`) runs once more, and only a
+/// second `ERROR` is reported (it says so).
+fn run_check_retrying(
+    check: &crate::check::Check,
+    bins: &std::collections::BTreeMap<String, PathBuf>,
+    options: &Options,
+    scratch: &Path,
+) -> CheckResult {
+    let first = run_check(check, bins, options, scratch);
+    if first.verdict.status != Status::GraderError {
+        return first;
+    }
+    let mut again = run_check(check, bins, options, scratch);
+    if again.verdict.status == Status::GraderError {
+        again.verdict.reason = format!(
+            "{} — and again when the check was retried",
+            again.verdict.reason
+        );
+    }
+    again.elapsed += first.elapsed;
+    again
 }
 
 /// One result from the runs of a check (`--repeat`): the first run's if every run got the same

@@ -90,6 +90,17 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             String::new(),
         );
     }
+    // The grader's own failure, unless a program left processes running that could have
+    // caused it (taking the CPU its probe needed): then it is judged as any failure.
+    if let Err(failure) = facts.result
+        && failure.by_grader
+        && facts
+            .runs
+            .iter()
+            .all(|r| r.leftovers.iter().all(|l| l.zombie))
+    {
+        return grader_fault(facts, failure);
+    }
     let leak_details = leak_details(facts.leaked, facts.kept);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
         let mut details = format!("COMMAND:\n    {}\n", run.command);
@@ -136,6 +147,32 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             details.push_str(&leak_details);
             verdict(status, 0, reason, details)
         }
+    }
+}
+
+/// What the report adds to the reason of a check whose grader's own part failed.
+pub const GRADER_FAULT: &str = "a failure of the grader, not of your program: the check costs you \
+no points";
+
+/// The verdict of a check whose grader's own part failed (a [`Failure::grader`]): `ERROR`, all
+/// the check's points, and what is left behind listed but not held against the program (the
+/// grader's probe may have left it).
+fn grader_fault(facts: &Facts<'_>, failure: &Failure) -> Verdict {
+    let mut details = failure.details.clone();
+    if !facts.leaked.is_empty() {
+        details.push_str(
+            "LEFT BEHIND (the grader removed them; not counted, the check could not judge your \
+             program):\n",
+        );
+        for object in facts.leaked {
+            details.push_str(&format!("    {object}\n"));
+        }
+    }
+    Verdict {
+        status: Status::GraderError,
+        score: facts.points,
+        reason: format!("{} ({GRADER_FAULT})", failure.reason),
+        details,
     }
 }
 
@@ -272,6 +309,49 @@ mod tests {
             &leaked,
         );
         assert_eq!((v.status, v.score), (Status::FailLeak, 0));
+    }
+
+    #[test]
+    fn a_failure_of_the_graders_own_probe_is_an_error_that_costs_nothing() {
+        let leaked = [Object::SysV {
+            kind: IpcKind::Sem,
+            id: 7,
+            key: 2,
+            creator: None,
+        }];
+        let v = decide_with(
+            Err(Failure::grader("the grader's own probe did not finish")),
+            &[run(End::Exited(0), false, "")],
+            &leaked,
+        );
+        assert_eq!((v.status, v.score), (Status::GraderError, 4));
+        assert!(
+            v.reason
+                .starts_with("the grader's own probe did not finish (")
+        );
+        assert!(v.reason.contains("costs you no points"));
+        assert!(v.details.contains("not counted"));
+        assert!(!v.details.contains("HINT"), "no hint blames the program");
+        // A program that left a process running may have starved the probe: a failure.
+        let mut left = run(End::Exited(0), false, "");
+        left.leftovers.push(crate::run::Leftover {
+            pid: 42,
+            comm: "spin".into(),
+            zombie: false,
+        });
+        let v = decide_with(
+            Err(Failure::grader("the grader's own probe did not finish")),
+            &[left],
+            &[],
+        );
+        assert_eq!((v.status, v.score), (Status::Fail, 0));
+        // A program that is not implemented is still not implemented.
+        let v = decide_with(
+            Err(Failure::grader("the grader's own probe did not finish")),
+            &[run(End::Exited(101), false, TODO)],
+            &[],
+        );
+        assert_eq!((v.status, v.score), (Status::NotImplemented, 0));
     }
 
     #[test]

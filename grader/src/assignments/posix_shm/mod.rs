@@ -50,7 +50,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "either-order",
                 5,
-                "the same sizes (ring 4K) with the sender first, and both started at once",
+                "the same sizes (ring 4K) with the sender first, both at once, and both at once with a slow creator",
                 either_order,
             )
             .limit(secs(20))
@@ -253,7 +253,13 @@ enum Order {
     ReceiverFirst,
     SenderFirst,
     Together,
+    /// Both at once, every `ftruncate` followed by [`CREATOR_DELAY_MS`] of sleep (the
+    /// grader's fault library): the joiner finds the object sized but not yet marked.
+    TogetherSlowCreator,
 }
+
+/// How long the creator is held between `ftruncate` and its mark in `either-order`.
+const CREATOR_DELAY_MS: u32 = 200;
 
 /// The stderr block, or a note that it was empty.
 fn stderr_of(run: &Finished) -> String {
@@ -303,6 +309,13 @@ fn transfer(
             let s = ctx.spawn(send())?;
             (s, ctx.spawn(recv())?)
         }
+        Order::TogetherSlowCreator => {
+            let slow = |spec: crate::run::Spec| {
+                spec.with_faults(crate::faults::Faults::slow_ftruncate(CREATOR_DELAY_MS))
+            };
+            let s = ctx.spawn(slow(send()))?;
+            (s, ctx.spawn(slow(recv()))?)
+        }
     };
     let sent = ctx.wait(sender);
     let received = ctx.wait(receiver);
@@ -310,10 +323,17 @@ fn transfer(
         Order::ReceiverFirst => (&received, &sent),
         _ => (&sent, &received),
     };
-    let what = format!("{len} bytes, {} ({order:?})", extra.join(" "));
+    let what = match order {
+        Order::TogetherSlowCreator => format!(
+            "{len} bytes, {} (both started at once, the creator held {CREATOR_DELAY_MS} ms \
+             between ftruncate and its mark)",
+            extra.join(" ")
+        ),
+        _ => format!("{len} bytes, {} ({order:?})", extra.join(" ")),
+    };
     for (run, name) in [(&sent, "pshm-send"), (&received, "pshm-recv")] {
         if run.end != crate::run::End::Exited(0) || run.timed_out {
-            return Err(Failure::new(format!(
+            let failure = Failure::new(format!(
                 "{what}: {name} ended with {}, expected exit status 0",
                 if run.timed_out {
                     "the time limit".into()
@@ -322,7 +342,17 @@ fn transfer(
                 }
             ))
             .detail(stderr_of(run))
-            .detail(both(first, second)));
+            .detail(both(first, second));
+            return Err(if order == Order::TogetherSlowCreator {
+                failure.detail(
+                    "HINT: a joiner that finds the object still of size 0, or with `magic` \
+                     still 0, waits for the creator's mark, looking again every 1 ms for up to \
+                     T (§5.2 step 2): the creator may be descheduled for a while between \
+                     ftruncate and its mark.",
+                )
+            } else {
+                failure
+            });
         }
     }
     if let Some(Some(mismatch)) = &received.compared {
@@ -384,7 +414,11 @@ fn transfer_sizes(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 fn either_order(ctx: &Ctx) -> Result<(), Failure> {
-    for order in [Order::SenderFirst, Order::Together] {
+    for order in [
+        Order::SenderFirst,
+        Order::Together,
+        Order::TogetherSlowCreator,
+    ] {
         for len in sizes(4 * KIB) {
             transfer(
                 ctx,
@@ -631,6 +665,13 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
                      joiner removes the name before posting `joined`.",
                 )
         };
+        if tool_run.code() == Some(i32::from(peer::OWN_FAILURE)) {
+            return Err(Failure::grader(format!(
+                "{who}: the grader's own side failed: {}",
+                tool_run.stderr.text().lines().next().unwrap_or("")
+            ))
+            .detail(both(&a, &b)));
+        }
         if tool_run.code() != Some(0) {
             let first = tool_run
                 .stderr

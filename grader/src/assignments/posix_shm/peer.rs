@@ -36,21 +36,33 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("posix-shm-peer: {message}");
-            ExitCode::FAILURE
+            if message.starts_with(OWN) {
+                ExitCode::from(OWN_FAILURE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
+/// The exit status of a failure of the peer's own (its command line, its stdin or stdout: the
+/// grader's pipes), which no student's side can cause: the check reports it as the grader's.
+pub const OWN_FAILURE: u8 = 4;
+/// How the message of such a failure begins.
+const OWN: &str = "own failure: ";
+
 fn run(args: &[String]) -> Result<(), String> {
     let [role, name, timeout] = args else {
-        return Err("usage: posix-shm-peer (send|recv) NAME TIMEOUT_MS".into());
+        return Err(format!(
+            "{OWN}usage: posix-shm-peer (send|recv) NAME TIMEOUT_MS"
+        ));
     };
     let sender = match role.as_str() {
         "send" => true,
         "recv" => false,
-        _ => return Err(format!("bad role {role:?}")),
+        _ => return Err(format!("{OWN}bad role {role:?}")),
     };
-    let timeout: u64 = timeout.parse().map_err(|_| "bad timeout".to_string())?;
+    let timeout: u64 = timeout.parse().map_err(|_| format!("{OWN}bad timeout"))?;
     let (me, student) = if sender { (1, 2) } else { (2, 1) };
     let map = match ffi::shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
         Ok(fd) => create(name, &fd, me, timeout)?,
@@ -228,7 +240,7 @@ fn send(map: &Map, timeout: u64) -> Result<(), String> {
                 }
                 Ok(k) => len += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("read stdin: {e}")),
+                Err(e) => return Err(format!("{OWN}read stdin: {e}")),
             }
         }
         let d = 256 + 16 * i;
@@ -272,11 +284,11 @@ fn recv(map: &Map, timeout: u64) -> Result<(), String> {
             ));
         }
         out.write_all(map.bytes(HEADER + i * size, len))
-            .map_err(|e| format!("write stdout: {e}"))?;
+            .map_err(|e| format!("{OWN}write stdout: {e}"))?;
         map.sem_post(SEM_FREE)
             .map_err(|e| format!("sem_post: {e}"))?;
         if flags & END != 0 {
-            return out.flush().map_err(|e| format!("write stdout: {e}"));
+            return out.flush().map_err(|e| format!("{OWN}write stdout: {e}"));
         }
         expected += len as u64;
         i = (i + 1) % n;

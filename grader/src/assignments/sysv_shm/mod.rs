@@ -6,6 +6,7 @@
 mod shm;
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -86,7 +87,7 @@ pub fn assignment() -> Assignment {
             Check::new(
                 "transfer-sizes",
                 10,
-                "0, 1, D−1, D, D+1, 3D+7 bytes for D = 4096 and 65536, either side first",
+                "0, 1, D−1, D, D+1, 3D+7 bytes for D = 4096, 5000 and 65536, either side first",
                 transfer_sizes,
             )
             .limit(secs(20))
@@ -108,7 +109,7 @@ pub fn assignment() -> Assignment {
                 transfer_layout,
             )
             .limit(secs(10))
-            .lesson("§19, §21"),
+            .lesson("§14, §19, §21"),
             Check::new(
                 "transfer-uses-segment",
                 3,
@@ -618,7 +619,8 @@ fn pair(
 }
 
 fn transfer_sizes(ctx: &Ctx) -> Result<(), Failure> {
-    for d in [4096u64, 65536] {
+    // Powers of two and not: the spec allows any DATA_SIZE from 1.
+    for d in [4096u64, 5000, 65536] {
         for len in [0, 1, d - 1, d, d + 1, 3 * d + 7] {
             for producer_first in [true, false] {
                 pair(ctx, len, d, producer_first, &[])?;
@@ -642,12 +644,30 @@ fn look(key: &Key) -> Option<(Segment, Mapped)> {
     Some((seg, m))
 }
 
+/// `pthread_mutex_t`'s `__kind` word in x86-64 glibc's layout: 16 bytes into the mutex, so at
+/// offset 40 + 16 of the header (spec §5.2). The bits glibc sets there from the attributes.
+const MUTEX_KIND: usize = 40 + 16;
+const KIND_ROBUST: u32 = 0x10;
+const KIND_PSHARED: u32 = 0x80;
+
+/// A DATA_SIZE that is not a power of two: `written & (D − 1)` is then not `written mod D`.
+const ODD_RING: u64 = 100_000;
+
+/// The header of spec §5.2, read through a read-only attachment of the grader's own while the
+/// transfer is paused: first with 1000 bytes in the ring and the consumer stopped, then once
+/// the consumer has written D + 1500 bytes and waits for more, every byte of the ring where
+/// "byte i of the stream is at ring offset i mod DATA_SIZE" puts it (D = 100,000, not a power
+/// of two).
 fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
     let key = new_key(ctx)?;
-    let d = 65536u64;
+    let d = ODD_RING;
     let k = 1000usize;
-    let data = stream_bytes(&Stream::new(ctx.seed() ^ 0x1a, k as u64), k);
-    let mut cons = ctx.spawn(side(ctx, "svshm-consumer", &key, d, &[]))?;
+    let total = d + 1500;
+    let input = Stream::new(ctx.seed() ^ 0x1a, total);
+    let all = stream_bytes(&input, total as usize);
+    let data = &all[..k];
+    let mut cons =
+        ctx.spawn(side(ctx, "svshm-consumer", &key, d, &[]).stdout(Output::Compare(input)))?;
     let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Held))?;
     let (cpid, ppid) = (cons.pid(), prod.pid());
     // The pids the programs know themselves by (in a PID namespace, not the grader's).
@@ -663,7 +683,7 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
         proc_stat(cpid).is_none_or(|(s, _)| s == 'T' || s == 'Z')
     });
     if let Some(pipe) = prod.stdin() {
-        let _ = pipe.write_all(&data);
+        let _ = pipe.write_all(data);
     }
     let filled = crate::procfs::poll_for(ctx.limit() / 4, || {
         look(&key).is_some_and(|(_, m)| m.u64_at(16) == k as u64) || prod.has_exited()
@@ -678,14 +698,35 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
             m.u64_at(24),
             m.u32_at(32) as i32,
             m.u32_at(36) as i32,
+            m.u32_at(MUTEX_KIND),
             m.read(4096, k),
         )
     });
     cons.signal_group(Signal::SIGCONT);
+    // The rest of the stream, which wraps round the ring; then the consumer has written it all
+    // and both wait (the producer for input, the consumer for data): the ring holds the last
+    // D bytes of the stream, byte i at offset i mod D.
+    // More than a pipe holds: written by a thread of its own with a copy of the pipe's write
+    // end, so that a producer that stops reading cannot block the check (its end closes when
+    // the producer's group is ended).
+    if let Some(pipe) = prod
+        .stdin()
+        .and_then(|p| p.as_fd().try_clone_to_owned().ok())
+    {
+        let rest = all[k..].to_vec();
+        std::thread::spawn(move || {
+            let _ = std::fs::File::from(pipe).write_all(&rest);
+        });
+    }
+    let drained = crate::procfs::poll_for(ctx.limit() / 4, || {
+        look(&key).is_some_and(|(_, m)| m.u64_at(16) == total && m.u64_at(24) == total)
+            || any_exited(&[&cons, &prod])
+    });
+    let ring_after = look(&key).map(|(_, m)| m.read(HEADER as usize, d as usize));
     prod.close_stdin();
     let prod = ctx.wait(prod);
     let cons = ctx.wait(cons);
-    let Some((seg, ready, flags, data_size, written, read, p_pid, c_pid, ring)) = seen else {
+    let Some((seg, ready, flags, data_size, written, read, p_pid, c_pid, kind, ring)) = seen else {
         return Err(Failure::new(format!(
             "no segment with key {:#010x} while producer and consumer were running",
             key.key
@@ -736,21 +777,67 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
         format!("consumer_pid {c_pid} (expected {c_own})"),
     );
     want(
+        kind & KIND_ROBUST != 0,
+        format!(
+            "mutex not robust: glibc's __kind word of the mutex (offset {MUTEX_KIND}) is \
+             {kind:#x}, without PTHREAD_MUTEX_ROBUST's bit {KIND_ROBUST:#x} (expected \
+             pthread_mutexattr_setrobust(PTHREAD_MUTEX_ROBUST) before pthread_mutex_init)"
+        ),
+    );
+    want(
+        kind & KIND_PSHARED != 0,
+        format!(
+            "mutex not process-shared: glibc's __kind word of the mutex (offset {MUTEX_KIND}) \
+             is {kind:#x}, without the process-shared bit {KIND_PSHARED:#x} (expected \
+             pthread_mutexattr_setpshared(PTHREAD_PROCESS_SHARED))"
+        ),
+    );
+    want(
         ring == data,
         "the ring at offset 4096 does not hold the stream's first bytes".into(),
     );
+    let misplaced = ring_after
+        .as_ref()
+        .filter(|_| drained)
+        .map(|ring| (total - d..total).find(|&i| ring[(i % d) as usize] != all[i as usize]));
+    match misplaced {
+        None => want(
+            false,
+            format!(
+                "after {total} bytes the header did not show written = read = {total} while \
+                 both sides waited"
+            ),
+        ),
+        Some(Some(i)) => want(
+            false,
+            format!(
+                "byte {i} of the stream is not at ring offset {i} mod {d} = {} once the stream \
+                 has wrapped round the ring (DATA_SIZE {d} is not a power of two: \
+                 `written & (DATA_SIZE - 1)` is not `written % DATA_SIZE`)",
+                i % d
+            ),
+        ),
+        Some(None) => {}
+    }
     if let Some(first) = problems.first() {
         return Err(Failure::new(format!("header field: {first}"))
             .detail(format!("ALL PROBLEMS:\n    {}", problems.join("\n    ")))
             .detail(
                 "HINT: overlay a #[repr(C)] struct and assert its offsets with \
-                     offset_of! against the table of spec §5.2.",
+                     offset_of! against the table of spec §5.2; initialise the mutex with the \
+                     attributes §5.2 lists; place byte i of the stream at ring offset \
+                     i % DATA_SIZE.",
             )
             .command(&prod));
     }
     expect::exit_code(&prod, 0)?;
     expect::exit_code(&cons, 0)?;
-    expect::stdout_is(&cons, &data)
+    expect::stream_matched(&cons)?;
+    ctx.note(format!(
+        "header of §5.2 as specified, mutex __kind {kind:#x} (robust, process-shared); after \
+         {total} bytes through DATA_SIZE {d} every byte of the ring was at offset i mod {d}"
+    ));
+    Ok(())
 }
 
 /// The segment carries the stream (spec §5.4), as the kernel accounts for it. First, paused
@@ -902,75 +989,39 @@ fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The CPU used by `pid` over `window`, and the CPU a spinning thread of the grader, pinned
-/// to `cpu` (where the student's processes are pinned too), got over the same window: what a
-/// busy-waiting process could have used, whatever the machine's load. `None` if `pid` ended.
-fn cpu_over(pid: i32, window: Duration, cpu: usize) -> Option<(Duration, Duration)> {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinner = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut set = nix::sched::CpuSet::new();
-            if set.set(cpu).is_ok() {
-                let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
-            }
-            let used = || {
-                nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD)
-                    .map(|u| {
-                        let t = |tv: nix::sys::time::TimeVal| {
-                            Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
-                        };
-                        t(u.user_time()) + t(u.system_time())
-                    })
-                    .unwrap_or_default()
-            };
-            let start = used();
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
-            used().saturating_sub(start)
-        })
-    };
+/// The CPU used by `pid` over `window` (`/proc/PID/stat` utime + stime); `None` if `pid`
+/// ended. Nothing of the grader competes for a CPU meanwhile: a process that polls, even one
+/// that yields its CPU between polls, gets a CPU of its own and uses it.
+fn cpu_over(pid: i32, window: Duration) -> Option<Duration> {
     let before = proc_stat(pid);
     std::thread::sleep(window);
     let after = proc_stat(pid);
-    stop.store(true, Ordering::Relaxed);
-    let probe = spinner.join().unwrap_or_default();
-    Some((after?.1.saturating_sub(before?.1), probe))
+    Some(after?.1.saturating_sub(before?.1))
 }
-
-/// The CPU the student's processes and the grader's spinning probe share.
-const CPU: usize = 1;
 
 fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let window = Duration::from_millis(800);
-    let allowed = |probe: Duration| (probe / 10 + Duration::from_millis(20)).mul_f64(ctx.scale());
-    let busy = |who: &str, (used, probe): (Duration, Duration), why: &str| {
+    let allowed = (window / 10 + Duration::from_millis(20)).mul_f64(ctx.scale());
+    let busy = |who: &str, used: Duration, why: &str| {
         Failure::new(format!(
-            "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms, a tenth of what \
-             a spinning thread on the same CPU got, {} ms, plus 20 ms)",
+            "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms, a tenth of the \
+             window plus 20 ms)",
             used.as_millis(),
             window.as_millis(),
-            allowed(probe).as_millis(),
-            probe.as_millis()
+            allowed.as_millis(),
         ))
         .detail(
             "HINT: wait in pthread_cond_timedwait (waking at most every 100 ms), never in \
-                 a loop that polls the header (spec §5.4, lesson §13).",
+                 a loop that polls the header, not even one that unlocks and yields the CPU \
+                 between polls (spec §5.4, lesson §13).",
         )
     };
     // 1. A consumer whose producer has no input yet.
     let key = new_key(ctx)?;
-    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).on_cpu(CPU))?;
-    let mut prod = ctx.spawn(
-        side(ctx, "svshm-producer", &key, 4096, &[])
-            .stdin(Input::Held)
-            .on_cpu(CPU),
-    )?;
+    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]))?;
+    let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Held))?;
     wait_attached(ctx, &key, 2, &[&cons, &prod]);
-    let used = cpu_over(cons.pid(), window, CPU);
+    let used = cpu_over(cons.pid(), window);
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(b"data");
     }
@@ -983,25 +1034,19 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let used = used.ok_or_else(|| {
         Failure::new("the consumer exited while the grader measured its CPU time").command(&cons)
     })?;
-    ensure(used.0 <= allowed(used.1), || {
+    ensure(used <= allowed, || {
         busy("consumer", used, "its producer waited for input").command(&cons)
     })?;
     // 2. A producer whose consumer is stopped, on a full ring.
     let key = new_key(ctx)?;
     let len = 4 * 4096;
     let input = Stream::new(ctx.seed() ^ 0xb5, len);
-    let mut cons = ctx.spawn(
-        side(ctx, "svshm-consumer", &key, 4096, &[])
-            .stdout(Output::Compare(input))
-            .on_cpu(CPU),
-    )?;
+    let mut cons =
+        ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).stdout(Output::Compare(input)))?;
     wait_segment(ctx, &key, &cons);
     cons.signal_group(Signal::SIGSTOP);
-    let prod = ctx.spawn(
-        side(ctx, "svshm-producer", &key, 4096, &[])
-            .stdin(Input::Stream(input))
-            .on_cpu(CPU),
-    )?;
+    let prod =
+        ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Stream(input)))?;
     let ppid = prod.pid();
     // The ring is full once the producer sleeps with `written` at 4096.
     crate::procfs::poll_for(ctx.limit() / 4, || {
@@ -1009,7 +1054,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
             && proc_stat(ppid).is_some_and(|(s, _)| s == 'S')
             || any_exited(&[&cons, &prod])
     });
-    let used = cpu_over(ppid, window, CPU);
+    let used = cpu_over(ppid, window);
     cons.signal_group(Signal::SIGCONT);
     let prod = ctx.wait(prod);
     let cons = ctx.wait(cons);
@@ -1019,7 +1064,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let used = used.ok_or_else(|| {
         Failure::new("the producer exited while the grader measured its CPU time").command(&prod)
     })?;
-    ensure(used.0 <= allowed(used.1), || {
+    ensure(used <= allowed, || {
         busy(
             "producer",
             used,
