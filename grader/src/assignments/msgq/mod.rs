@@ -376,9 +376,14 @@ fn printed(who: &str, run: &Finished) -> String {
             crate::message::block(&t)
         }
     };
+    let end = match run.end {
+        crate::run::End::Signaled {
+            by_grader: true, ..
+        } => "WAS STILL RUNNING (THE GRADER ENDED IT)".to_string(),
+        end => format!("ENDED WITH {}", end.to_string().to_uppercase()),
+    };
     format!(
-        "{who} ENDED WITH {}; ITS STDOUT:\n{}\nITS STDERR:\n{}",
-        run.end.to_string().to_uppercase(),
+        "{who} {end}; ITS STDOUT:\n{}\nITS STDERR:\n{}",
         block(run.stdout.text()),
         block(run.stderr.text())
     )
@@ -469,15 +474,9 @@ fn stop(ctx: &Ctx, path: &str, server: Running) -> Result<(), Failure> {
 /// Ends a server that a failing check leaves behind, and reports the failure with what the
 /// server said and how it had ended (or that it still ran).
 fn abandon(ctx: &Ctx, mut server: Running, failure: Failure) -> Failure {
-    let running = !server.has_exited();
     server.signal_group(Signal::SIGKILL);
     let run = ctx.wait(server);
-    let who = if running {
-        "YOUR SERVER (STILL RUNNING, ENDED BY THE GRADER)"
-    } else {
-        "YOUR SERVER"
-    };
-    failure.detail(printed(who, &run))
+    failure.detail(printed("YOUR SERVER", &run))
 }
 
 /// Runs `body` against a running server, then stops it with `shutdown`.
@@ -566,6 +565,12 @@ fn sum_basic(ctx: &Ctx) -> Result<(), Failure> {
     wait_for(ctx, || {
         queue_of_id(&path, 1).is_some() || server.has_exited()
     });
+    if queue_of_id(&path, 1).is_none() {
+        let failure = Failure::new(
+            "your server, given no --id, made no queue of key ftok(PATH, 1) (the default)",
+        );
+        return Err(abandon(ctx, server, failure));
+    }
     let result = (|| {
         let cases = [
             ("2", "3", "5"),
