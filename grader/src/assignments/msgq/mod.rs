@@ -24,6 +24,14 @@ const CLIENT_MS: u64 = 4000;
 const PEER: &str = "msgq-peer";
 /// How long the grader's client waits for each reply of your server.
 const PEER_MS: u64 = 1500;
+/// The `ftok` project id the checks pass with `--id`, to your programs and to the grader's
+/// peers alike: not the default 1, so that a program that ignores `--id` meets nobody.
+/// `sum-basic` alone runs both programs with the default.
+const ID: u8 = 90;
+/// The `--id` of [`ID`].
+const ID_ARG: &str = "90";
+/// `msgmax` in `upper-basic` where the grader has an IPC namespace of its own: not 8192.
+const RAISED_MSGMAX: usize = 12000;
 
 /// The assignment and its checks, in the spec's order.
 pub fn assignment() -> Assignment {
@@ -269,11 +277,16 @@ fn ms(ctx: &Ctx, ms: u64) -> String {
 }
 
 fn start_server(ctx: &Ctx, path: &str) -> Result<Running, Failure> {
-    ctx.spawn(ctx.cmd("msgq-server", ["--timeout", &ms(ctx, SERVER_MS), path]))
+    ctx.spawn(ctx.cmd(
+        "msgq-server",
+        ["--id", ID_ARG, "--timeout", &ms(ctx, SERVER_MS), path],
+    ))
 }
 
 fn client_args(ctx: &Ctx, path: &str, command: &[&str]) -> Vec<String> {
     let mut args = vec![
+        "--id".to_string(),
+        ID_ARG.to_string(),
         "--timeout".to_string(),
         ms(ctx, CLIENT_MS),
         path.to_string(),
@@ -286,12 +299,130 @@ fn client(ctx: &Ctx, path: &str, command: &[&str]) -> Result<Finished, Failure> 
     ctx.run(ctx.cmd("msgq-client", client_args(ctx, path, command)))
 }
 
+/// Runs your client with `command`, expects exit `code` and exactly `stdout`, and then that
+/// the answer crossed the queue ([`crossed`]).
+fn answered(
+    ctx: &Ctx,
+    path: &str,
+    command: &[&str],
+    code: i32,
+    stdout: &[u8],
+) -> Result<Finished, Failure> {
+    let running = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, path, command)))?;
+    let pid = running.pid();
+    let run = ctx.wait(running);
+    expect::exit_code(&run, code)?;
+    expect::stdout_is(&run, stdout)?;
+    crossed(path, ID, &[pid], &run)?;
+    Ok(run)
+}
+
+/// The kernel's accounting of the queue of `ftok(path, id)` shows that one of the clients
+/// `pids` took the last message received from it (`lrpid` of `/proc/sysvipc/msg`): the
+/// answer the client printed came through the queue, not from the client itself.
+fn crossed(path: &str, id: u8, pids: &[i32], run: &Finished) -> Result<(), Failure> {
+    let Some(row) = queue_row_id(path, id) else {
+        return Err(Failure::new(format!(
+            "the client ended as if answered, but no queue of key ftok(PATH, {id}) exists: \
+             the answer never crossed the server's queue"
+        ))
+        .detail(CROSSED_HINT)
+        .command(run));
+    };
+    let last = row.num("lrpid") as i32;
+    let clients = pids
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ensure(pids.contains(&last), || {
+        let who = if last == 0 {
+            "nobody has ever received a message from it".to_string()
+        } else {
+            format!("its last receiver is pid {last}")
+        };
+        Failure::new(format!(
+            "the client (pid {clients}) ended as if answered, but took no reply from the queue: \
+             {who} (/proc/sysvipc/msg)"
+        ))
+        .detail(CROSSED_HINT)
+        .command(run)
+    })
+}
+
+const CROSSED_HINT: &str = "HINT: every answer comes from the server through the queue: the \
+client msgsnd's its request and takes the reply typed with its own pid with msgrcv (specs/msgq.md \
+§4.2). The grader reads who last received from the queue in the kernel's accounting.";
+
 /// The queue of `path`'s key: (id, messages on it), if it exists.
 fn queue_of(path: &str) -> Option<(i32, u64)> {
-    let key = ffi::ftok(std::path::Path::new(path), 1).ok()?;
+    queue_of_id(path, ID)
+}
+
+/// The queue of `ftok(path, id)`: (id, messages on it), if it exists.
+fn queue_of_id(path: &str, id: u8) -> Option<(i32, u64)> {
+    let key = ffi::ftok(std::path::Path::new(path), id).ok()?;
     let id = ffi::msgget(key, 0).ok()?;
     let (n, _) = ffi::msg_stat(id).ok()?;
     Some((id, n))
+}
+
+/// What a program printed, for a failure: its stdout and stderr, each as a block.
+fn printed(who: &str, run: &Finished) -> String {
+    let block = |t: String| {
+        if t.trim().is_empty() {
+            "    (nothing)".to_string()
+        } else {
+            crate::message::block(&t)
+        }
+    };
+    let end = match run.end {
+        crate::run::End::Signaled {
+            by_grader: true, ..
+        } => "WAS STILL RUNNING (THE GRADER ENDED IT)".to_string(),
+        end => format!("ENDED WITH {}", end.to_string().to_uppercase()),
+    };
+    format!(
+        "{who} {end}; ITS STDOUT:\n{}\nITS STDERR:\n{}",
+        block(run.stdout.text()),
+        block(run.stderr.text())
+    )
+}
+
+/// Waits until your program `running` sleeps in `msgrcv`. If it ends first, or never sleeps
+/// there, the failure says so at once, with what it did instead (its status and output),
+/// rather than what a later step would make of it.
+fn until_in_msgrcv(
+    ctx: &Ctx,
+    mut running: Running,
+    who: &str,
+    why: &str,
+) -> Result<Running, Failure> {
+    let pid = running.pid();
+    let slept = wait_for(ctx, || in_msgrcv(pid));
+    let gone = crate::procfs::gone(pid);
+    if slept && !gone {
+        return Ok(running);
+    }
+    let reason = if gone {
+        format!(
+            "{who} was to {why}, but it ended first, after {} ms",
+            running.elapsed().as_millis()
+        )
+    } else {
+        let call = crate::procfs::syscall(pid)
+            .map(crate::procfs::syscall_name)
+            .unwrap_or_else(|| "user space".into());
+        running.signal_group(Signal::SIGKILL);
+        format!(
+            "{who} was to {why}, but in {} ms it never slept in msgrcv (last seen in {call})",
+            (ctx.limit() / 2).as_millis()
+        )
+    };
+    let run = ctx.wait(running);
+    Err(Failure::new(reason)
+        .detail(printed(&who.to_uppercase(), &run))
+        .command(&run))
 }
 
 /// Waits for `client` while `server` serves it. A client whose server has exited waits for
@@ -333,17 +464,19 @@ fn catches(pid: i32, signal: i32) -> bool {
 fn stop(ctx: &Ctx, path: &str, server: Running) -> Result<(), Failure> {
     let run = client(ctx, path, &["shutdown"])?;
     let server = ctx.wait(server);
-    expect::exit_code(&run, 0)?;
-    expect::stdout_is(&run, b"ok\n")?;
+    let with_server = |f: Failure| f.detail(printed("YOUR SERVER", &server));
+    expect::exit_code(&run, 0).map_err(with_server)?;
+    expect::stdout_is(&run, b"ok\n").map_err(with_server)?;
     expect::exit_code(&server, 0)?;
     expect::stdout_empty(&server)
 }
 
-/// Ends a server that a failing check leaves behind, and reports the failure.
+/// Ends a server that a failing check leaves behind, and reports the failure with what the
+/// server said and how it had ended (or that it still ran).
 fn abandon(ctx: &Ctx, mut server: Running, failure: Failure) -> Failure {
     server.signal_group(Signal::SIGKILL);
-    ctx.wait(server);
-    failure
+    let run = ctx.wait(server);
+    failure.detail(printed("YOUR SERVER", &run))
 }
 
 /// Runs `body` against a running server, then stops it with `shutdown`.
@@ -352,9 +485,18 @@ fn abandon(ctx: &Ctx, mut server: Running, failure: Failure) -> Failure {
 fn serving(ctx: &Ctx, path: &str) -> Result<Running, Failure> {
     let server = start_server(ctx, path)?;
     wait_for(ctx, || queue_of(path).is_some() || server.has_exited());
-    if queue_of(path).is_none() && server.has_exited() {
-        let run = ctx.wait(server);
-        return Err(Failure::new("the server exited without creating its queue").command(&run));
+    if queue_of(path).is_none() {
+        let running = !server.has_exited();
+        let failure = if running {
+            Failure::new(format!(
+                "your server has run for {} ms, but no queue has the key ftok(PATH, {ID}) (it \
+                 was given --id {ID})",
+                (ctx.limit() / 2).as_millis()
+            ))
+        } else {
+            Failure::new("your server exited without creating its queue")
+        };
+        return Err(abandon(ctx, server, failure));
     }
     Ok(server)
 }
@@ -415,8 +557,21 @@ fn missing_key_path(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
+/// With the default `--id` (1): neither program is given one.
 fn sum_basic(ctx: &Ctx) -> Result<(), Failure> {
-    with_server(ctx, |path| {
+    let path = key_file(ctx);
+    let timeout = |ms_: u64| vec!["--timeout".to_string(), ms(ctx, ms_), path.clone()];
+    let server = ctx.spawn(ctx.cmd("msgq-server", timeout(SERVER_MS)))?;
+    wait_for(ctx, || {
+        queue_of_id(&path, 1).is_some() || server.has_exited()
+    });
+    if queue_of_id(&path, 1).is_none() {
+        let failure = Failure::new(
+            "your server, given no --id, made no queue of key ftok(PATH, 1) (the default)",
+        );
+        return Err(abandon(ctx, server, failure));
+    }
+    let result = (|| {
         let cases = [
             ("2", "3", "5"),
             ("-17", "4", "-13"),
@@ -426,29 +581,87 @@ fn sum_basic(ctx: &Ctx) -> Result<(), Failure> {
             ("-9223372036854775808", "0", "-9223372036854775808"),
         ];
         for (a, b, sum) in cases {
-            let run = client(ctx, path, &["sum", a, b])?;
+            let mut args = timeout(CLIENT_MS);
+            args.extend(["sum", a, b].map(String::from));
+            let running = ctx.spawn(ctx.cmd("msgq-client", args))?;
+            let pid = running.pid();
+            let run = ctx.wait(running);
             expect::exit_code(&run, 0)?;
             expect::stdout_is(&run, format!("{sum}\n").as_bytes())?;
+            crossed(&path, 1, &[pid], &run)?;
         }
-        Ok(())
-    })
+        let mut args = timeout(CLIENT_MS);
+        args.push("shutdown".into());
+        let run = ctx.run(ctx.cmd("msgq-client", args))?;
+        expect::exit_code(&run, 0)?;
+        expect::stdout_is(&run, b"ok\n")
+    })();
+    if let Err(f) = result {
+        return Err(abandon(ctx, server, f));
+    }
+    let server = ctx.wait(server);
+    expect::exit_code(&server, 0)?;
+    expect::stdout_empty(&server)
 }
 
 fn sum_overflow(ctx: &Ctx) -> Result<(), Failure> {
     with_server(ctx, |path| {
         for (a, b) in [("9223372036854775807", "1"), ("-9223372036854775808", "-1")] {
-            let run = client(ctx, path, &["sum", a, b])?;
-            expect::exit_code(&run, 1)?;
-            expect::stdout_empty(&run)?;
+            let run = answered(ctx, path, &["sum", a, b], 1, b"")?;
             expect::stderr_has(&run, "overflow")?;
         }
-        let run = client(ctx, path, &["sum", "1", "1"])?;
-        expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, b"2\n")
+        answered(ctx, path, &["sum", "1", "1"], 0, b"2\n").map(drop)
     })
 }
 
+/// Whether the grader grades in an IPC namespace of its own (it made it with `unshare`, so its
+/// parent's is another), where it may change the namespace's limits without touching the
+/// machine's.
+fn own_ipc_namespace() -> bool {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/ipc")).ok();
+    let parent = std::os::unix::process::parent_id().to_string();
+    matches!((ns("self"), ns(&parent)), (Some(a), Some(b)) if a != b)
+}
+
+/// `kernel.msgmax` set for as long as this lives, then restored.
+struct Msgmax {
+    old: Option<String>,
+}
+
+const MSGMAX: &str = "/proc/sys/kernel/msgmax";
+
+impl Msgmax {
+    /// Sets `msgmax` to `to` where the grader has an IPC namespace of its own; elsewhere (the
+    /// machine's namespace) leaves it as it is.
+    fn raise(to: usize) -> Msgmax {
+        let old = std::fs::read_to_string(MSGMAX).ok();
+        let set = own_ipc_namespace() && std::fs::write(MSGMAX, to.to_string()).is_ok();
+        Msgmax {
+            old: old.filter(|_| set),
+        }
+    }
+}
+
+impl Drop for Msgmax {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            let _ = std::fs::write(MSGMAX, old.trim());
+        }
+    }
+}
+
+/// Where the grader has an IPC namespace of its own, `msgmax` is raised to
+/// [`RAISED_MSGMAX`] for this check: programs that assume 8192 refuse or truncate the longest
+/// text.
 fn upper_basic(ctx: &Ctx) -> Result<(), Failure> {
+    let raised = Msgmax::raise(RAISED_MSGMAX);
+    if raised.old.is_some() {
+        ctx.note(format!(
+            "msgmax was {RAISED_MSGMAX} (the grader's IPC namespace): the longest text had {} \
+             bytes",
+            RAISED_MSGMAX - 40
+        ));
+    }
     let max = peer::msgmax() - 40;
     let long: String = (0..max).map(|i| (b'a' + (i % 26) as u8) as char).collect();
     with_server(ctx, |path| {
@@ -460,9 +673,22 @@ fn upper_basic(ctx: &Ctx) -> Result<(), Failure> {
             (long.clone(), long.to_ascii_uppercase()),
         ];
         for (text, want) in cases {
-            let run = client(ctx, path, &["upper", &text])?;
-            expect::exit_code(&run, 0)?;
-            expect::stdout_is(&run, format!("{want}\n").as_bytes())?;
+            let hint = |f: Failure| {
+                f.detail(format!(
+                    "HINT: msgmax is {} here: read it from the system at start-up \
+                     (msgctl IPC_INFO or /proc/sys/kernel/msgmax), never assume 8192 \
+                     (specs/msgq.md §2.3).",
+                    max + 40
+                ))
+            };
+            answered(
+                ctx,
+                path,
+                &["upper", &text],
+                0,
+                format!("{want}\n").as_bytes(),
+            )
+            .map_err(hint)?;
         }
         Ok(())
     })
@@ -476,15 +702,19 @@ fn oversized_text(ctx: &Ctx) -> Result<(), Failure> {
         expect::stdout_empty(&run)?;
         expect::stderr_starts(&run, "msgq-client: ")?;
         // Refused, not sent: the server must not have seen it; its next answer is ours.
-        let run = client(ctx, path, &["upper", "still here"])?;
-        expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, b"STILL HERE\n")
+        answered(ctx, path, &["upper", "still here"], 0, b"STILL HERE\n").map(drop)
     })
 }
 
 /// Runs the grader's peer in `mode` and expects exit 0; its stdout says what went wrong.
 fn peer_run(ctx: &Ctx, mode: &str, path: &str, extra: &[&str]) -> Result<Finished, Failure> {
-    let mut args = vec![mode.to_string(), path.to_string(), ms(ctx, PEER_MS)];
+    let mut args = vec![
+        "--id".to_string(),
+        ID_ARG.to_string(),
+        mode.to_string(),
+        path.to_string(),
+        ms(ctx, PEER_MS),
+    ];
     args.extend(extra.iter().map(|s| s.to_string()));
     ctx.spawn(ctx.tool(PEER, args)).map(|r| ctx.wait(r))
 }
@@ -517,7 +747,8 @@ fn server_vs_grader_client(ctx: &Ctx) -> Result<(), Failure> {
 
 fn client_vs_grader_server(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
-    let mut server = ctx.spawn(ctx.tool(PEER, ["server", &path, &ms(ctx, CLIENT_MS)]))?;
+    let mut server =
+        ctx.spawn(ctx.tool(PEER, ["--id", ID_ARG, "server", &path, &ms(ctx, CLIENT_MS)]))?;
     let result = (|| {
         let cases: [(&[&str], &[u8]); 4] = [
             (&["sum", "40", "2"], b"42\n"),
@@ -533,28 +764,66 @@ fn client_vs_grader_server(ctx: &Ctx) -> Result<(), Failure> {
             };
             let mut args = options.iter().map(|s| s.to_string()).collect::<Vec<_>>();
             args.extend(client_args(ctx, &path, command));
-            let run = ctx.run(ctx.cmd("msgq-client", args))?;
+            let running = ctx.spawn(ctx.cmd("msgq-client", args))?;
+            let pid = running.pid();
+            let run = ctx.wait(running);
             expect::exit_code(&run, 0)?;
             expect::stdout_is(&run, want)?;
+            crossed(&path, ID, &[pid], &run)?;
         }
         let len = 3 * 4096 + 17;
         let input = Stream::new(ctx.seed() ^ 0x51, len);
-        let run = ctx.run(
+        let running = ctx.spawn(
             ctx.cmd("msgq-client", client_args(ctx, &path, &["put", "4096"]))
                 .stdin(Input::Stream(input)),
         )?;
+        let pid = running.pid();
+        let run = ctx.wait(running);
         expect::exit_code(&run, 0)?;
         expect::stdout_is(&run, format!("{len} {:08x}\n", crc_of(&input)).as_bytes())?;
+        crossed(&path, ID, &[pid], &run)?;
         let run = client(ctx, &path, &["shutdown"])?;
         expect::exit_code(&run, 0)?;
         expect::stdout_is(&run, b"ok\n")
     })();
-    if result.is_err() && !server.has_exited() {
+    let stopped = server.has_exited();
+    if result.is_err() && !stopped {
         server.signal_group(Signal::SIGKILL);
     }
     let server = ctx.wait(server);
-    peer_ok(&server, "the grader's server")?;
-    result
+    match result {
+        // The grader's server stopped on a message of your client that breaks §3: that is the
+        // cause, and what your client then did (gave up waiting) its consequence.
+        Err(f) if stopped && server.code() != Some(0) => {
+            let cause = peer_ok(&server, "your client's message to the grader's server")
+                .err()
+                .unwrap_or(f.clone());
+            Err(cause.detail(format!(
+                "THEN YOUR CLIENT: {}\n{}",
+                f.reason,
+                f.details.trim_end()
+            )))
+        }
+        // Otherwise your client's mistake is the failure (its exit, its output); what the
+        // grader's server saw explains it.
+        Err(f) => {
+            let log = server.stdout.text();
+            let end = if stopped {
+                format!("it had stopped: {}", server.end)
+            } else {
+                "still waiting, ended by the grader".to_string()
+            };
+            Err(f.detail(format!(
+                "THE GRADER'S SERVER SERVED ({end}):\n{}",
+                if log.trim().is_empty() {
+                    "    (no request)".to_string()
+                } else {
+                    crate::message::block(&log)
+                }
+            )))
+        }
+        Ok(()) => peer_ok(&server, "the grader's server"),
+    }
 }
 
 fn crc_of(stream: &Stream) -> u32 {
@@ -572,7 +841,12 @@ fn crc_of(stream: &Stream) -> u32 {
 
 /// The row of `/proc/sysvipc/msg` of the queue of `path`, if it exists.
 fn queue_row(path: &str) -> Option<crate::procfs::IpcRow> {
-    let key = ffi::ftok(std::path::Path::new(path), 1).ok()?;
+    queue_row_id(path, ID)
+}
+
+/// The row of `/proc/sysvipc/msg` of the queue of `ftok(path, id)`, if it exists.
+fn queue_row_id(path: &str, id: u8) -> Option<crate::procfs::IpcRow> {
+    let key = ffi::ftok(std::path::Path::new(path), id).ok()?;
     crate::procfs::sysvipc("msg")
         .into_iter()
         .find(|r| r.num("key") == i64::from(key))
@@ -642,8 +916,18 @@ fn uses_the_queue(ctx: &Ctx) -> Result<(), Failure> {
     let seg = 4096u64;
     let input = stream_bytes(&Stream::new(ctx.seed() ^ 0x9e7, 5000), 5000);
     let mut peer = match ctx.spawn(
-        ctx.tool(PEER, ["put", &path, &ms(ctx, PEER_MS), &seg.to_string()])
-            .stdin(Input::Held),
+        ctx.tool(
+            PEER,
+            [
+                "--id",
+                ID_ARG,
+                "put",
+                &path,
+                &ms(ctx, PEER_MS),
+                &seg.to_string(),
+            ],
+        )
+        .stdin(Input::Held),
     ) {
         Ok(p) => p,
         Err(f) => return Err(abandon(ctx, server, f)),
@@ -703,12 +987,35 @@ fn uses_the_queue(ctx: &Ctx) -> Result<(), Failure> {
         );
         return Err(abandon(ctx, server, failure));
     }
+    // The transfer is over and the grader's client gone: once the server waits for the next
+    // request, nobody holds the segment, and the kernel has destroyed it (marked for removal).
+    let segment = || {
+        crate::procfs::sysvipc("shm")
+            .into_iter()
+            .find(|r| r.num("shmid") == sid)
+    };
+    wait_for(ctx, || segment().is_none() || in_msgrcv(spid));
+    if let Some(row) = segment().filter(|r| r.num("nattch") > 0) {
+        let failure = Failure::new(format!(
+            "after the transfer, with the grader's client gone and the server waiting for the \
+             next request, segment {sid} is still attached ({} attachment(s), last attached \
+             or detached by pid {}): the server never detached it",
+            row.num("nattch"),
+            row.num("lpid")
+        ))
+        .detail(
+            "HINT: the server detaches (shmdt) the segment of a PUT when the transfer ends, \
+             fails or is abandoned; a segment marked for removal lives on while any process \
+             keeps it attached (specs/msgq.md §2.4).",
+        );
+        return Err(abandon(ctx, server, failure));
+    }
     stop(ctx, &path, server)?;
     ctx.note(format!(
         "queue {qid} held the client's 40-byte request (sent by pid {cpid}) until the server \
          (pid {spid}) took it and answered (last sender {spid}, last receiver {cpid}); the \
          grader's 5000-byte put went through segment {sid}, attached read-only by the server \
-         (nattch 2)"
+         (nattch 2) and detached when the transfer ended"
     ));
     Ok(())
 }
@@ -724,19 +1031,32 @@ fn either_start_order(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
     let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "20", "22"])))?;
     let pid = early.pid();
-    let queued = wait_for(ctx, || {
-        crate::procfs::gone(pid) || (queue_of(&path).is_some_and(|(_, n)| n == 1) && in_msgrcv(pid))
-    });
-    if !queued {
+    let early = until_in_msgrcv(
+        ctx,
+        early,
+        "the client",
+        "queue its request and wait in msgrcv for the reply (no server runs yet)",
+    )?;
+    let queued = queue_of(&path).map(|(_, n)| n);
+    if queued != Some(1) {
+        let mut early = early;
+        early.signal_group(Signal::SIGKILL);
         let run = ctx.wait(early);
-        return Err(Failure::new(
-            "with no server, the client did not queue its request and wait for the reply",
-        )
+        return Err(Failure::new(format!(
+            "the client waits in msgrcv, but the queue of ftok(PATH, {ID}) holds {}: its \
+             request is not there",
+            queued.map_or("nothing (no such queue)".to_string(), |n| format!(
+                "{n} message(s)"
+            ))
+        ))
         .command(&run));
     }
     let server = start_server(ctx, &path)?;
     let run = ctx.wait(early);
-    if let Err(f) = expect::exit_code(&run, 0).and_then(|()| expect::stdout_is(&run, b"42\n")) {
+    if let Err(f) = expect::exit_code(&run, 0)
+        .and_then(|()| expect::stdout_is(&run, b"42\n"))
+        .and_then(|()| crossed(&path, ID, &[pid], &run))
+    {
         return Err(abandon(ctx, server, f));
     }
     stop(ctx, &path, server)
@@ -757,12 +1077,111 @@ fn session_many(ctx: &Ctx) -> Result<(), Failure> {
         let (mut input, mut want) = sums_input(1000, 5);
         input.extend_from_slice(b"upper last line\n!sum 1 2");
         want.extend_from_slice(b"LAST LINE\n3\n");
-        let run = ctx.run(
+        let running = ctx.spawn(
             ctx.cmd("msgq-client", client_args(ctx, path, &["session"]))
                 .stdin(Input::Bytes(input)),
         )?;
+        let pid = running.pid();
+        let run = ctx.wait(running);
         expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, &want)
+        expect::stdout_is(&run, &want)?;
+        crossed(path, ID, &[pid], &run)?;
+        session_line_by_line(ctx, path)
+    })
+}
+
+/// Lines a slow `session` is fed, one at a time, and the answer each must get before the
+/// next is written.
+const SLOW_LINES: [(&str, &str); 4] = [
+    ("sum 20 22", "42"),
+    ("upper one line at a time", "ONE LINE AT A TIME"),
+    ("!sum -1 -2", "-3"),
+    ("bogus", "error: bad-line"),
+];
+
+/// `session` fed through a pipe one line at a time, with a pause after each: the answer to
+/// each line must be on stdout (flushed) before the next line is written. A client that reads
+/// all its input before answering, or keeps its answers in a buffer, prints nothing while the
+/// grader waits.
+fn session_line_by_line(ctx: &Ctx, path: &str) -> Result<(), Failure> {
+    let out_path = ctx.dir().join(crate::leaks::unique_name("session-out"));
+    let file = std::fs::File::create(&out_path)
+        .map_err(|e| Failure::new(format!("cannot create {}: {e}", out_path.display())))?;
+    let mut running = ctx.spawn(
+        ctx.cmd("msgq-client", client_args(ctx, path, &["session"]))
+            .stdin(Input::Held)
+            .stdout(Output::File(file)),
+    )?;
+    let printed_lines = || {
+        std::fs::read(&out_path)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0)
+    };
+    let wait = Duration::from_millis(2000).mul_f64(ctx.scale());
+    for (i, (line, _)) in SLOW_LINES.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(30));
+        if let Some(pipe) = running.stdin() {
+            use std::io::Write;
+            let _ = pipe.write_all(format!("{line}\n").as_bytes());
+            let _ = pipe.flush();
+        }
+        let answered =
+            crate::procfs::poll_for(wait, || printed_lines() > i || running.has_exited());
+        if !answered || printed_lines() <= i {
+            let exited = running.has_exited();
+            if !exited {
+                running.signal_group(Signal::SIGKILL);
+            }
+            let run = ctx.wait(running);
+            let so_far = std::fs::read(&out_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&out_path);
+            let why = if exited {
+                format!("it ended ({}) without answering it", run.end)
+            } else {
+                format!(
+                    "no answer for it was on stdout {} ms later, the next line not yet written",
+                    wait.as_millis()
+                )
+            };
+            return Err(Failure::new(format!(
+                "`session` fed one line at a time: after line {} (`{line}`), {why}",
+                i + 1
+            ))
+            .detail(format!(
+                "ITS STDOUT SO FAR:\n{}",
+                if so_far.is_empty() {
+                    "    (nothing)".to_string()
+                } else {
+                    crate::message::block(&String::from_utf8_lossy(&so_far))
+                }
+            ))
+            .detail(format!(
+                "ITS STDERR:\n{}",
+                crate::message::block(&run.stderr.text())
+            ))
+            .detail(
+                "HINT: read one line, send it, wait for its reply, print the answer and flush \
+                 stdout, and only then read the next line: the grader feeds lines one at a \
+                 time through a pipe and waits for each answer (specs/msgq.md §4.4).",
+            )
+            .command(&run));
+        }
+    }
+    running.close_stdin();
+    let run = ctx.wait(running);
+    let got = std::fs::read(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    let want: String = SLOW_LINES.iter().map(|(_, a)| format!("{a}\n")).collect();
+    // A bad line makes the exit status 1 (§4.4).
+    expect::exit_code(&run, 1)?;
+    ensure(got == want.as_bytes(), || {
+        Failure::new("`session` fed one line at a time printed other answers")
+            .detail(format!("EXPECTED:\n{}", crate::message::block(&want)))
+            .detail(format!(
+                "ACTUAL:\n{}",
+                crate::message::block(&String::from_utf8_lossy(&got))
+            ))
+            .command(&run)
     })
 }
 
@@ -777,13 +1196,14 @@ fn concurrent_clients(ctx: &Ctx) -> Result<(), Failure> {
             )?;
             running.push((r, want));
         }
+        let pids: Vec<i32> = running.iter().map(|(r, _)| r.pid()).collect();
         let done: Vec<(Finished, Vec<u8>)> =
             running.into_iter().map(|(r, w)| (ctx.wait(r), w)).collect();
         for (run, want) in &done {
             expect::exit_code(run, 0)?;
             expect::stdout_is(run, want)?;
         }
-        Ok(())
+        crossed(path, ID, &pids, &done[0].0)
     })
 }
 
@@ -805,6 +1225,7 @@ fn full_queue(ctx: &Ctx) -> Result<(), Failure> {
             )?;
             running.push((r, want));
         }
+        let pids: Vec<i32> = running.iter().map(|(r, _)| r.pid()).collect();
         let done: Vec<(Finished, String)> =
             running.into_iter().map(|(r, w)| (ctx.wait(r), w)).collect();
         for (run, want) in &done {
@@ -825,7 +1246,7 @@ fn full_queue(ctx: &Ctx) -> Result<(), Failure> {
                     .command(run)
             })?;
         }
-        Ok(())
+        crossed(path, ID, &pids, &done[0].0)
     })
 }
 
@@ -833,7 +1254,10 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
     // The grader's client queues 30 requests, then your server starts.
     let path = key_file(ctx);
     let n = 30;
-    let early = ctx.spawn(ctx.tool(PEER, ["priority", &path, &ms(ctx, CLIENT_MS), "30"]))?;
+    let early = ctx.spawn(ctx.tool(
+        PEER,
+        ["--id", ID_ARG, "priority", &path, &ms(ctx, CLIENT_MS), "30"],
+    ))?;
     let queued = wait_for(ctx, || queue_of(&path).is_some_and(|(_, q)| q == n));
     let server = start_server(ctx, &path)?;
     let run = wait_served(ctx, early, &server);
@@ -856,9 +1280,13 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
             .stdin(Input::Bytes(input)),
     )?;
     let pid = early.pid();
-    let queued = wait_for(ctx, || {
-        crate::procfs::gone(pid) || (queue_of(&path).is_some_and(|(_, q)| q == 6) && in_msgrcv(pid))
-    });
+    let early = until_in_msgrcv(
+        ctx,
+        early,
+        "your `batch`",
+        "send its six requests and wait in msgrcv for the replies (no server runs yet)",
+    )?;
+    let queued = queue_of(&path).is_some_and(|(_, q)| q == 6);
     let server = start_server(ctx, &path)?;
     let run = wait_served(ctx, early, &server);
     let checked = (|| {
@@ -867,7 +1295,8 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
                 .command(&run)
         })?;
         expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, b"2 4\n4 U1\n6 12\n1 2\n3 6\n5 10\n")
+        expect::stdout_is(&run, b"2 4\n4 U1\n6 12\n1 2\n3 6\n5 10\n")?;
+        crossed(&path, ID, &[pid], &run)
     })();
     if let Err(f) = checked {
         return Err(abandon(ctx, server, f));
@@ -876,20 +1305,72 @@ fn priority_batch(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 fn garbage_on_queue(ctx: &Ctx) -> Result<(), Failure> {
-    with_server(ctx, |path| {
-        let run = peer_run(ctx, "garbage", path, &[])?;
-        peer_ok(&run, "after garbage")?;
-        let run = client(ctx, path, &["sum", "1", "2"])?;
-        expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, b"3\n")
-    })
+    let path = key_file(ctx);
+    let server = serving(ctx, &path)?;
+    let spid = server.pid();
+    match garbage_served(ctx, &path, spid) {
+        Ok(()) => stop(ctx, &path, server),
+        Err(f) => Err(abandon(ctx, server, f)),
+    }
+}
+
+/// Messages no reply may follow, then the kernel's accounting: once the server has taken
+/// them all and waits for more, the queue's last sender must still be the grader's client
+/// (a reply to pid 1 or 2 is typed as a request: the server would take it itself, and only
+/// `lspid` shows it was sent). Then the garbage answered with errors, and a plain `sum`.
+fn garbage_served(ctx: &Ctx, path: &str, spid: i32) -> Result<(), Failure> {
+    let silent = ctx.spawn(ctx.tool(
+        PEER,
+        ["--id", ID_ARG, "garbage-silent", path, &ms(ctx, PEER_MS)],
+    ))?;
+    let gpid = silent.pid();
+    let run = ctx.wait(silent);
+    peer_ok(
+        &run,
+        "the grader's client, sending messages no reply may follow",
+    )?;
+    let taken = wait_for(ctx, || {
+        crate::procfs::gone(spid)
+            || (queue_row(path).is_some_and(|r| r.num("qnum") == 0) && in_msgrcv(spid))
+    });
+    let row = queue_row(path).unwrap_or_default();
+    ensure(taken && !crate::procfs::gone(spid), || {
+        Failure::new(format!(
+            "after 4 messages too short for a request and 4 requests from pids 0, 1, 2 and -5, \
+             the server did not go back to waiting in msgrcv with the queue empty ({} \
+             message(s) left)",
+            row.num("qnum")
+        ))
+    })?;
+    let last = row.num("lspid") as i32;
+    ensure(last == gpid, || {
+        Failure::new(format!(
+            "the server sent a message after requests it must discard (from pids 0, 1, 2 and \
+             -5, or too short): the queue's last sender is pid {last}, the server (pid {spid}), \
+             not the grader's client (pid {gpid})"
+        ))
+        .detail(
+            "HINT: a reply typed 1 or 2 is a request: the server would take its own reply \
+             back. Discard (one stderr line, no reply) every request whose pid is below 3, \
+             and every message too short for a header (specs/msgq.md §3.3, §5.3).",
+        )
+    })?;
+    let run = peer_run(ctx, "garbage", path, &[])?;
+    peer_ok(&run, "after garbage")?;
+    answered(ctx, path, &["sum", "1", "2"], 0, b"3\n").map(drop)
 }
 
 fn server_absent(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
     let bound = 300;
     for command in [&["sum", "1", "2"][..], &["session"][..]] {
-        let mut args = vec!["--timeout".to_string(), ms(ctx, bound), path.clone()];
+        let mut args = vec![
+            "--id".to_string(),
+            ID_ARG.to_string(),
+            "--timeout".to_string(),
+            ms(ctx, bound),
+            path.clone(),
+        ];
         args.extend(command.iter().map(|s| s.to_string()));
         let run = ctx.run(
             ctx.cmd("msgq-client", args)
@@ -921,10 +1402,12 @@ fn signal_in_msgrcv(ctx: &Ctx) -> Result<(), Failure> {
     // A client blocked waiting for its reply, signalled, then answered.
     let early = ctx.spawn(ctx.cmd("msgq-client", client_args(ctx, &path, &["sum", "1", "2"])))?;
     let cpid = early.pid();
-    if !wait_for(ctx, || in_msgrcv(cpid)) {
-        let run = ctx.wait(early);
-        return Err(Failure::new("the client never blocked in msgrcv").command(&run));
-    }
+    let early = until_in_msgrcv(
+        ctx,
+        early,
+        "the client",
+        "wait in msgrcv for its reply (no server runs yet)",
+    )?;
     for _ in 0..5 {
         let _ = kill(Pid::from_raw(cpid), Signal::SIGUSR1);
     }
@@ -934,10 +1417,12 @@ fn signal_in_msgrcv(ctx: &Ctx) -> Result<(), Failure> {
     let result = (|| {
         expect::exit_code(&run, 0)?;
         expect::stdout_is(&run, b"3\n")?;
+        crossed(&path, ID, &[cpid], &run)?;
         // The server blocked in msgrcv, signalled, then a storm during a session.
-        ensure(wait_for(ctx, || in_msgrcv(spid)), || {
-            Failure::new("the server never blocked in msgrcv")
-        })?;
+        ensure(
+            wait_for(ctx, || in_msgrcv(spid)) && !crate::procfs::gone(spid),
+            || Failure::new("the server, having answered, never went back to waiting in msgrcv"),
+        )?;
         for _ in 0..5 {
             let _ = kill(Pid::from_raw(spid), Signal::SIGUSR1);
         }
@@ -956,7 +1441,8 @@ fn signal_in_msgrcv(ctx: &Ctx) -> Result<(), Failure> {
         }
         let run = ctx.wait(session);
         expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, &want)
+        expect::stdout_is(&run, &want)?;
+        crossed(&path, ID, &[sess], &run)
     })();
     match result {
         Ok(()) => stop(ctx, &path, server),
@@ -966,15 +1452,18 @@ fn signal_in_msgrcv(ctx: &Ctx) -> Result<(), Failure> {
 
 fn put(ctx: &Ctx, path: &str, seg: u64, len: u64, salt: u64) -> Result<(), Failure> {
     let input = Stream::new(ctx.seed() ^ salt ^ len, len);
-    let run = ctx.run(
+    let running = ctx.spawn(
         ctx.cmd(
             "msgq-client",
             client_args(ctx, path, &["put", &seg.to_string()]),
         )
         .stdin(Input::Stream(input)),
     )?;
+    let pid = running.pid();
+    let run = ctx.wait(running);
     expect::exit_code(&run, 0)?;
-    expect::stdout_is(&run, format!("{len} {:08x}\n", crc_of(&input)).as_bytes())
+    expect::stdout_is(&run, format!("{len} {:08x}\n", crc_of(&input)).as_bytes())?;
+    crossed(path, ID, &[pid], &run)
 }
 
 fn transfer_rounds(ctx: &Ctx) -> Result<(), Failure> {
@@ -1010,9 +1499,7 @@ fn transfer_peer_dies(ctx: &Ctx) -> Result<(), Failure> {
         ensure(mid, || {
             Failure::new("the client never started reading its input for a transfer")
         })?;
-        let run = client(ctx, path, &["sum", "4", "5"])?;
-        expect::exit_code(&run, 0)?;
-        expect::stdout_is(&run, b"9\n")
+        answered(ctx, path, &["sum", "4", "5"], 0, b"9\n").map(drop)
     })
 }
 
@@ -1043,15 +1530,8 @@ fn shutdown_cleanup(ctx: &Ctx) -> Result<(), Failure> {
 
 fn terminate_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
-    let mut server = start_server(ctx, &path)?;
-    let pid = server.pid();
-    if !wait_for(ctx, || in_msgrcv(pid)) {
-        return Err(abandon(
-            ctx,
-            server,
-            Failure::new("the server never waited in msgrcv for a request"),
-        ));
-    }
+    let server = start_server(ctx, &path)?;
+    let mut server = until_in_msgrcv(ctx, server, "your server", "wait in msgrcv for a request")?;
     server.signal_group(Signal::SIGTERM);
     let run = ctx.wait(server);
     expect::exit_code(&run, 0)?;
@@ -1065,19 +1545,48 @@ fn terminate_cleanup(ctx: &Ctx) -> Result<(), Failure> {
 
 fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
-    let mut server = start_server(ctx, &path)?;
-    let pid = server.pid();
-    let ready = wait_for(ctx, || in_msgrcv(pid));
+    let server = start_server(ctx, &path)?;
+    let mut server = until_in_msgrcv(ctx, server, "your server", "wait in msgrcv for a request")?;
+    // The queue the client will meet is the server's only if it has the key of ftok(PATH, ID):
+    // otherwise the client creates one of its own, and removing that is right.
+    let Some((queue, _)) = queue_of(&path) else {
+        let keys: Vec<String> = crate::procfs::sysvipc("msg")
+            .iter()
+            .map(|r| format!("key {:#010x} (id {})", r.num("key") as u32, r.num("msqid")))
+            .collect();
+        let failure = Failure::new(format!(
+            "your server waits in msgrcv, but no queue has the key ftok(PATH, {ID}): it \
+             opened its queue under another key"
+        ))
+        .detail(format!(
+            "QUEUES THERE ARE (/proc/sysvipc/msg): {}",
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
+        ))
+        .detail(format!(
+            "HINT: the key is ftok(PATH, N) with N the --id given ({ID} here, 1 by default) \
+             (specs/msgq.md §1, §2.1)."
+        ));
+        return Err(abandon(ctx, server, failure));
+    };
     server.signal_group(Signal::SIGKILL);
     ctx.wait(server);
-    ensure(ready, || Failure::new("the server never waited in msgrcv"))?;
     let bound = 300;
-    let mut args = vec!["--timeout".to_string(), ms(ctx, bound), path.clone()];
+    let mut args = vec![
+        "--id".to_string(),
+        ID_ARG.to_string(),
+        "--timeout".to_string(),
+        ms(ctx, bound),
+        path.clone(),
+    ];
     args.extend(["sum", "1", "2"].map(String::from));
     let run = ctx.run(ctx.cmd("msgq-client", args))?;
     // The killed server's queue is its leftover, not the client's: the client did not create
     // it and must leave it; the grader removes it (as `ipcrm -q` would).
-    let left = queue_of(&path);
+    let left = queue_of(&path).filter(|&(id, _)| id == queue);
     if let Some((id, _)) = left {
         let _ = ffi::msg_remove(id);
     }
@@ -1092,9 +1601,13 @@ fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
         .command(&run)
     })?;
     ensure(left.is_some(), || {
-        Failure::new("the client removed a queue it did not create")
-            .detail("HINT: only a client that created the queue itself removes it (specs/msgq.md §2.1).")
-            .command(&run)
+        Failure::new(format!(
+            "the client removed queue {queue}, which the killed server had created"
+        ))
+        .detail(
+            "HINT: only a client that created the queue itself removes it (specs/msgq.md §2.1).",
+        )
+        .command(&run)
     })
 }
 
@@ -1106,12 +1619,15 @@ fn best_round_trips(ctx: &Ctx, n: u64, student: bool) -> Result<Duration, Failur
         let path = key_file(ctx);
         let server = if student {
             ctx.spawn(
-                ctx.cmd("msgq-server", ["--timeout", &ms(ctx, SERVER_MS), &path])
-                    .on_cpu(0),
+                ctx.cmd(
+                    "msgq-server",
+                    ["--id", ID_ARG, "--timeout", &ms(ctx, SERVER_MS), &path],
+                )
+                .on_cpu(0),
             )?
         } else {
             ctx.spawn(
-                ctx.tool(PEER, ["server", &path, &ms(ctx, CLIENT_MS)])
+                ctx.tool(PEER, ["--id", ID_ARG, "server", &path, &ms(ctx, CLIENT_MS)])
                     .on_cpu(0),
             )?
         };
@@ -1131,8 +1647,18 @@ fn best_round_trips(ctx: &Ctx, n: u64, student: bool) -> Result<Duration, Failur
             run
         } else {
             let run = ctx.run(
-                ctx.tool(PEER, ["ping", &path, &ms(ctx, CLIENT_MS), &n.to_string()])
-                    .on_cpu(0),
+                ctx.tool(
+                    PEER,
+                    [
+                        "--id",
+                        ID_ARG,
+                        "ping",
+                        &path,
+                        &ms(ctx, CLIENT_MS),
+                        &n.to_string(),
+                    ],
+                )
+                .on_cpu(0),
             )?;
             peer_ok(&run, "the grader's probe")?;
             run
@@ -1184,14 +1710,17 @@ fn bulk_throughput(ctx: &Ctx) -> Result<(), Failure> {
             )?;
             expect::exit_code(&cat, 0)?;
             best_cat = best_cat.min(cat.wall);
-            let run = ctx.run(
+            let running = ctx.spawn(
                 ctx.cmd(
                     "msgq-client",
                     client_args(ctx, path, &["put", &MIB.to_string()]),
                 )
                 .stdin(Input::Zeros(len)),
             )?;
+            let pid = running.pid();
+            let run = ctx.wait(running);
             expect::exit_code(&run, 0)?;
+            crossed(path, ID, &[pid], &run)?;
             ensure(run.stdout.text().starts_with(&format!("{len} ")), || {
                 Failure::new(format!(
                     "expected `{len} CRC` on stdout after moving {len} bytes"

@@ -1,11 +1,13 @@
 //! The grader's own client and server of the `msgq` wire format (specs/msgq.md §3), written
 //! from the spec alone, run as helper tools: `grader tool msgq-peer MODE PATH ARGS…`.
 //!
-//! Modes: `client-suite` (every op against a server, replies compared to the byte), `garbage`
-//! (malformed messages, then a request that must still be answered), `server` (a strict server
+//! Modes: `client-suite` (every op against a server, replies compared to the byte),
+//! `garbage-silent` (malformed messages no reply may follow), `garbage` (malformed messages
+//! answered with errors, then a request that must still be answered), `server` (a strict server
 //! that checks every message a client sends), `priority N` (queues N mixed requests, then
 //! checks the order of the replies), `ping N` (N round trips, for the latency probe), `put N`
 //! (a client's transfer of its stdin through a segment of N bytes, every reply checked).
+//! `--id N` first: the `ftok` project id (default 1), as the programs' `--id`.
 //! Exit 0: all as specified; 1: a mismatch, described on stdout; 3: no answer in time.
 
 use std::io::Write;
@@ -109,9 +111,9 @@ fn mismatch(message: impl Into<String>) -> (u8, String) {
 }
 
 impl Peer {
-    fn open(path: &Path, timeout: Duration) -> Result<Peer, (u8, String)> {
+    fn open(path: &Path, id: u8, timeout: Duration) -> Result<Peer, (u8, String)> {
         ffi::install_alarm();
-        let key = ffi::ftok(path, 1).map_err(|e| (2, format!("ftok: {e}")))?;
+        let key = ffi::ftok(path, id).map_err(|e| (2, format!("ftok: {e}")))?;
         let id = ffi::open_or_create(key).map_err(|e| (2, format!("msgget: {e}")))?;
         Ok(Peer {
             id,
@@ -215,27 +217,34 @@ pub fn describe(expected: &[u8], got: &[u8]) -> String {
     out
 }
 
-/// `grader tool msgq-peer MODE PATH TIMEOUT_MS [N]`.
+/// `grader tool msgq-peer [--id N] MODE PATH TIMEOUT_MS [N]`.
 pub fn main(args: &[String]) -> ExitCode {
-    let (Some(mode), Some(path), Some(ms)) = (
+    let (id, args) = match args {
+        [flag, n, rest @ ..] if flag == "--id" => (n.parse::<u8>().ok(), rest),
+        _ => (Some(1), args),
+    };
+    let (Some(id), Some(mode), Some(path), Some(ms)) = (
+        id,
         args.first(),
         args.get(1),
         args.get(2).and_then(|s| s.parse::<u64>().ok()),
     ) else {
-        eprintln!("usage: grader tool msgq-peer MODE PATH TIMEOUT_MS [N]");
+        eprintln!("usage: grader tool msgq-peer [--id N] MODE PATH TIMEOUT_MS [N]");
         return ExitCode::from(2);
     };
     let n: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
     let timeout = Duration::from_millis(ms);
-    let result = Peer::open(Path::new(path), timeout).and_then(|mut peer| match mode.as_str() {
-        "client-suite" => client_suite(&mut peer),
-        "garbage" => garbage(&mut peer),
-        "server" => server(&mut peer),
-        "priority" => priority(&mut peer, n),
-        "ping" => ping(&mut peer, n),
-        "put" => put(&mut peer, n),
-        _ => Err((2, format!("unknown mode {mode}"))),
-    });
+    let result =
+        Peer::open(Path::new(path), id, timeout).and_then(|mut peer| match mode.as_str() {
+            "client-suite" => client_suite(&mut peer),
+            "garbage-silent" => garbage_silent(&mut peer),
+            "garbage" => garbage(&mut peer),
+            "server" => server(&mut peer),
+            "priority" => priority(&mut peer, n),
+            "ping" => ping(&mut peer, n),
+            "put" => put(&mut peer, n),
+            _ => Err((2, format!("unknown mode {mode}"))),
+        });
     let _ = std::io::stdout().flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -349,9 +358,11 @@ fn client_suite(p: &mut Peer) -> Outcome {
     p.send(&ack.encode(b""))
 }
 
-fn garbage(p: &mut Peer) -> Outcome {
+/// Messages no reply may follow: too short for a header, and a pid below 3 (a reply typed 1
+/// or 2 would be a request, taken by the server itself). Whether the server sent anything is
+/// for the check to see in the queue's accounting once the server has taken them all.
+fn garbage_silent(p: &mut Peer) -> Outcome {
     let base = u64::from(p.pid as u32) << 32;
-    // No reply possible: too short for a header, and a pid below 3.
     for short in [0usize, 1, 20, 39] {
         let mut m = 2i64.to_le_bytes().to_vec();
         m.extend(std::iter::repeat_n(0xA5u8, short));
@@ -362,6 +373,11 @@ fn garbage(p: &mut Peer) -> Outcome {
         (r.pid_or_status, r.a, r.b) = (pid, 1, 2);
         p.send(&r.encode(b""))?;
     }
+    Ok(())
+}
+
+fn garbage(p: &mut Peer) -> Outcome {
+    let base = u64::from(p.pid as u32) << 32;
     // Answered with an error: every byte garbage but the pid and op, a length that lies, a
     // full-size message of an unknown op, an urgent unknown op.
     let mut r = p.request(false, OP_UPPER, base + 1);

@@ -420,7 +420,23 @@ fn relay_basic(ctx: &Ctx) -> Result<(), Failure> {
     expect::stdout_is(&run, b"done\n")?;
     let run = ctx.run(ctx.cmd("relay", [MISSING]))?;
     expect::exit_code(&run, 127)?;
-    expect::stderr_has(&run, MISSING)
+    expect::stderr_has(&run, MISSING)?;
+    // A filter that stops reading: more input than the pipe and `head` take together, so
+    // relay's next write to the filter fails with EPIPE. It stops feeding, not relaying.
+    let run = ctx.run(
+        ctx.cmd("relay", ["head", "-c", "5"])
+            .stdin(Input::Zeros(4 * MIB)),
+    )?;
+    let hint = |f: Failure| {
+        f.detail(
+            "HINT: `relay head -c 5` with 4 MiB of input: head exits after 5 bytes, and \
+             relay's next write to it fails with EPIPE. That is no error: close the filter's \
+             input, leave the rest of stdin unread, and go on relaying the filter's output \
+             until it ends (specs/pipes.md §3.2).",
+        )
+    };
+    expect::exit_code(&run, 0).map_err(hint)?;
+    expect::stdout_is(&run, &[0u8; 5]).map_err(hint)
 }
 
 fn relay_eof(ctx: &Ctx) -> Result<(), Failure> {
@@ -477,20 +493,27 @@ fn pipeline_faults(ctx: &Ctx) -> Result<(), Failure> {
 fn relay_in_the_middle(ctx: &Ctx) -> Result<(), Failure> {
     let mut running = ctx.spawn(ctx.cmd("relay", ["cat"]).stdin(Input::Held))?;
     let deadline = Instant::now() + ctx.limit() / 2;
+    // The filter is inspected once its first `read` sleeps (relay has nothing to give it):
+    // before that the dynamic loader may still hold a file of its own open.
     let filter = loop {
         let found = run::group_members(running.pid())
             .into_iter()
             .find(|m| m.comm == "cat" && !m.zombie);
-        if let Some(m) = found {
+        let late = Instant::now() > deadline;
+        if let Some(m) = &found
+            && (late || crate::procfs::sleeps_in_call(m.pid, libc::SYS_read))
+        {
             break Some(m.pid);
         }
-        if Instant::now() > deadline || running.has_exited() {
+        if late || running.has_exited() {
             break None;
         }
         std::thread::sleep(Duration::from_millis(2));
     };
     let relay_fds = run::open_fds(running.pid());
     let filter_fds = filter.map(run::open_fds).unwrap_or_default();
+    let filter_ignores_sigpipe =
+        filter.and_then(|pid| run::ignores_signal(pid, libc::SIGPIPE)) == Some(true);
     if let Some(pipe) = running.stdin() {
         use std::io::Write;
         let _ = pipe.write_all(b"through the middle\n");
@@ -540,7 +563,37 @@ fn relay_in_the_middle(ctx: &Ctx) -> Result<(), Failure> {
             }
         }
     }
-    ctx.note(format!("the filter's {}", seen.join(", ")));
+    // The stage rules of §2.3 hold for the filter: exactly 0, 1 and 2, SIGPIPE at its default.
+    let stray: Vec<String> = filter_fds
+        .iter()
+        .filter(|(fd, _)| *fd > 2)
+        .map(|(fd, t)| format!("{fd} -> {t}"))
+        .collect();
+    if !stray.is_empty() {
+        return Err(Failure::new(format!(
+            "the filter has descriptors beyond 0, 1, 2 open: {}",
+            stray.join(", ")
+        ))
+        .detail(
+            "HINT: the rules of a pipeline's stages hold for relay's filter (specs/pipes.md \
+             §2.3, §3.2): create both pipes with O_CLOEXEC (pipe2) or close every end the \
+             filter does not use before execvp.",
+        )
+        .command(&run));
+    }
+    if filter_ignores_sigpipe {
+        return Err(Failure::new("the filter started with SIGPIPE ignored")
+            .detail(
+                "HINT: an ignored signal stays ignored across execvp, and Rust programs start \
+                 with SIGPIPE ignored: set it back to SIG_DFL in the filter's child before \
+                 execvp, as for a pipeline's stages (specs/pipes.md §2.3, §3.2).",
+            )
+            .command(&run));
+    }
+    ctx.note(format!(
+        "the filter's {}; it had exactly 0, 1, 2 open and SIGPIPE at its default",
+        seen.join(", ")
+    ));
     expect::exit_code(&run, 0)?;
     expect::stdout_is(&run, b"through the middle\n")
 }
@@ -611,7 +664,70 @@ fn pipeline_throughput(ctx: &Ctx) -> Result<(), Failure> {
     )
 }
 
+/// Bytes `relay wc -c` reads from a regular file on its stdin in [`large_reads`]: a file
+/// answers every `read` in full, so the number of read calls tells the size asked.
+const LARGE_READS_LEN: u64 = 8 * MIB;
+/// Read calls allowed beyond `LARGE_READS_LEN / 64 KiB`: end of file, the filter's few bytes
+/// and end of file, the dynamic loader's and the shell's own reads before `exec`.
+const LARGE_READS_SLACK: u64 = 32;
+
+/// `relay wc -c < FILE` (8 MiB): the kernel counts relay's read calls (`syscr` of its main
+/// thread's `/proc/PID/task/PID/io`, kept across `exec`); reads of at least 64 KiB make at most 128 of them
+/// (and a few more, [`LARGE_READS_SLACK`]).
+fn large_reads(ctx: &Ctx) -> Result<(), Failure> {
+    let file = ctx.dir().join("relay-input");
+    std::fs::write(&file, vec![0u8; LARGE_READS_LEN as usize])
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))?;
+    let command = format!(
+        "exec {} wc -c < {}",
+        run::shell_quote(&ctx.bin("relay").to_string_lossy()),
+        run::shell_quote(&file.to_string_lossy())
+    );
+    let running = ctx.spawn(ctx.program("sh", ["-c", command.as_str()]))?;
+    crate::procfs::poll_until(ctx.deadline(), || running.has_exited());
+    // The thread's own accounting: the process's (`/proc/PID/io`) adds what the children it
+    // reaped read, the filter's reads among them.
+    let pid = running.pid();
+    let io = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/io")).unwrap_or_default();
+    let run = ctx.wait(running);
+    let _ = std::fs::remove_file(&file);
+    expect::exit_code(&run, 0)?;
+    expect::stdout_is(&run, format!("{LARGE_READS_LEN}\n").as_bytes())?;
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let (Some(calls), Some(bytes)) = (field("syscr"), field("rchar")) else {
+        return Ok(());
+    };
+    let allowed = LARGE_READS_LEN / (64 * 1024) + LARGE_READS_SLACK;
+    ensure(calls <= allowed, || {
+        Failure::new(format!(
+            "relay made {calls} read calls to read an {} MiB file (allowed: {allowed}, reads \
+             of at least 64 KiB)",
+            LARGE_READS_LEN / MIB
+        ))
+        .detail(format!(
+            "MEASURED (/proc/PID/task/PID/io of relay at its exit): syscr {calls}, rchar {bytes}: \
+             {} bytes per read on average",
+            bytes / calls.max(1)
+        ))
+        .detail(
+            "HINT: read into a buffer of 64 KiB or more (the reference reads 128 KiB at a \
+             time): every read is a system call and a wake-up (specs/pipes.md §3.2).",
+        )
+        .command(&run)
+    })?;
+    ctx.note(format!(
+        "relay read its {} MiB input file in {calls} read calls (at most {allowed})",
+        LARGE_READS_LEN / MIB
+    ));
+    Ok(())
+}
+
 fn relay_throughput(ctx: &Ctx) -> Result<(), Failure> {
+    large_reads(ctx)?;
     ratio_check(
         ctx,
         "relay cat",
