@@ -1690,7 +1690,11 @@ fn round_trip_latency(ctx: &Ctx) -> Result<(), Failure> {
             us(probe)
         ))
         .detail("HINT: block in msgrcv; never poll with IPC_NOWAIT and sleep, and flush each answer at once.")
-    })
+    })?;
+    ctx.note(format!(
+        "{n} session round trips took {ratio:.2}× as long as the grader's (allowed {allowed:.1}×)"
+    ));
+    Ok(())
 }
 
 /// `put` of 64 MiB through a 1 MiB segment, against `cat` moving the same bytes through two
@@ -1746,7 +1750,11 @@ fn bulk_throughput(ctx: &Ctx) -> Result<(), Failure> {
                 mibs(best_cat)
             ))
             .detail("HINT: fill the whole segment before each \"ready\": one round trip on the queue per segment, not per read (lesson §15, §21).")
-        })
+        })?;
+        ctx.note(format!(
+            "`put` took {ratio:.2}× as long as `cat` moving the same 64 MiB (allowed {allowed:.1}×)"
+        ));
+        Ok(())
     })
 }
 

@@ -650,7 +650,11 @@ fn ratio_check(
             "HINT: data should flow between the stages directly, or through relay in large \
                  reads and writes (64 KiB or more), never a byte at a time.",
         )
-    })
+    })?;
+    ctx.note(format!(
+        "{what} took {ratio:.2}× as long as {reference_name} (allowed {allowed:.2}×)"
+    ));
+    Ok(())
 }
 
 fn pipeline_throughput(ctx: &Ctx) -> Result<(), Failure> {

@@ -1129,7 +1129,14 @@ fn throughput(ctx: &Ctx) -> Result<(), Failure> {
             "HINT: read stdin straight into the slot and write stdout straight from it, in \
              whole slots; no heap buffer, no small reads, no mapping per round (§6, lesson §9).",
         )
-    })
+    })?;
+    ctx.note(format!(
+        "256 MiB moved at {:.2} GB/s, {:.0} % of the grader's memcpy (at least {:.0} %)",
+        gbs(rate),
+        100.0 * rate / probe,
+        100.0 * bound
+    ));
+    Ok(())
 }
 
 /// Runs `bin args` and expects exit 2, a first line `bin: …PHRASE…`, the usage line, nothing

@@ -914,7 +914,11 @@ fn pingpong_latency(ctx: &Ctx) -> Result<(), Failure> {
             per(best_probe)
         ))
         .detail(format!("HINT: {SPIN_HINT}"))
-    })
+    })?;
+    ctx.note(format!(
+        "a round trip took {ratio:.2}× as long as the grader's own (allowed {allowed:.1}×)"
+    ));
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

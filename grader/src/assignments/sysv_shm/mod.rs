@@ -1133,7 +1133,14 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
             "HINT: read stdin straight into the ring and write straight from it, in rounds \
                  of up to 1 MiB, holding the mutex only for the header (spec §5.4, §5.8).",
         )
-    })
+    })?;
+    ctx.note(format!(
+        "the transfer moved {:.0} MiB/s, {:.0} % of the grader's memcpy rate (needed {:.0} %)",
+        mibs(rate),
+        100.0 * rate / probe,
+        100.0 * bound
+    ));
+    Ok(())
 }
 
 /// Starts a transfer with `--timeout-ms 2000`, lets `before` bytes through, SIGKILLs `victim`
