@@ -121,6 +121,11 @@ pub fn not_implemented(todo: &str) -> String {
     }
 }
 
+/// The hint of a check that timed out while one of its processes was running on a CPU.
+pub const SPINNING_HINT: &str = "a process was running on a CPU when the time was up, not \
+waiting for anything: a loop that never ends, or one that polls instead of blocking in a read, \
+a wait or a semaphore";
+
 #[cfg(test)]
 mod tests {
     use super::*;

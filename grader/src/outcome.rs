@@ -104,7 +104,17 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
     let leak_details = leak_details(facts.leaked, facts.kept);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
         let mut details = format!("COMMAND:\n    {}\n", run.command);
-        if !facts.timeout_hint.is_empty() {
+        if !run.at_limit.is_empty() {
+            details.push_str("AT THE LIMIT (what each process was doing):\n");
+            for doing in &run.at_limit {
+                details.push_str(&format!("    {}\n", doing.line));
+            }
+        }
+        // The check's hint is about waiting for the wrong thing; a process that was running
+        // at the limit tells another story.
+        if run.at_limit.iter().any(|d| d.running) {
+            details.push_str(&format!("HINT: {}\n", message::SPINNING_HINT));
+        } else if !facts.timeout_hint.is_empty() {
             details.push_str(&format!("HINT: {}\n", facts.timeout_hint));
         }
         details.push_str(&leak_details);
@@ -210,6 +220,7 @@ mod tests {
             command: "prog arg".into(),
             end,
             timed_out,
+            at_limit: Vec::new(),
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
             stdout: Captured::default(),
@@ -279,6 +290,38 @@ mod tests {
         assert_eq!(v.status, Status::Timeout);
         assert_eq!(v.reason, "timed out after 5 s");
         assert!(v.details.contains("HINT: close the write end"));
+    }
+
+    /// A timed-out run says what each process was doing at the limit, and the hint follows the
+    /// evidence: the check's own (about waiting for the wrong thing) for sleeping processes,
+    /// the one about loops for a process running on a CPU.
+    #[test]
+    fn a_timeout_shows_what_was_waited_for_and_hints_from_it() {
+        let by_grader = End::Signaled {
+            signal: libc::SIGTERM,
+            by_grader: true,
+        };
+        let at = |line: &str, running: bool| crate::run::Doing {
+            line: line.into(),
+            running,
+        };
+        let mut sleeping = run(by_grader, true, "");
+        sleeping.at_limit = vec![at("pid 3 (pipeline): sleeping in read (pipe_read)", false)];
+        let v = decide_with(Ok(()), &[sleeping], &[]);
+        assert!(v.details.contains("AT THE LIMIT (what each process was doing):\n    pid 3 (pipeline): sleeping in read (pipe_read)\n"), "{}", v.details);
+        assert!(
+            v.details.contains("HINT: close the write end"),
+            "{}",
+            v.details
+        );
+        let mut spinning = run(by_grader, true, "");
+        spinning.at_limit = vec![
+            at("pid 3 (pipeline): running on a CPU", true),
+            at("pid 4 (cat): sleeping in read (pipe_read)", false),
+        ];
+        let v = decide_with(Ok(()), &[spinning], &[]);
+        assert!(v.details.contains(message::SPINNING_HINT), "{}", v.details);
+        assert!(!v.details.contains("close the write end"), "{}", v.details);
     }
 
     #[test]

@@ -254,6 +254,18 @@ pub struct Finished {
     pub compared: Option<Option<Mismatch>>,
     /// Processes of its group still there when it exited.
     pub leftovers: Vec<Leftover>,
+    /// What each process of its group was doing when the time limit came (empty if it ended
+    /// in time): what a timed-out check waited for.
+    pub at_limit: Vec<Doing>,
+}
+
+/// What a process was doing at a run's time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doing {
+    /// `pid N (name): running…` or `…: sleeping in read (pipe_read)`, for the report.
+    pub line: String,
+    /// Whether it was running on a CPU rather than waiting.
+    pub running: bool,
 }
 
 impl Finished {
@@ -585,6 +597,7 @@ impl Running {
     pub fn wait(mut self, deadline: Instant) -> Finished {
         let pid = self.pid();
         let mut timed_out = false;
+        let mut at_limit = Vec::new();
         let reaped = loop {
             if let Ok(Some(r)) = sys::wait4_nohang(pid) {
                 break r;
@@ -592,6 +605,7 @@ impl Running {
             let now = Instant::now();
             if now >= deadline && !timed_out {
                 timed_out = true;
+                at_limit = doing(pid);
                 self.killed = Some(Signal::SIGTERM);
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
                 if !sys::wait_readable(&self.pidfd, GRACE).unwrap_or(false) {
@@ -652,6 +666,7 @@ impl Running {
             command: std::mem::take(&mut self.command),
             end,
             timed_out,
+            at_limit,
             wall,
             cpu: reaped.cpu,
             stdout,
@@ -679,6 +694,34 @@ pub fn group_members(pgid: i32) -> Vec<Leftover> {
             pid: p.pid,
             comm: p.comm,
             zombie: p.state == 'Z',
+        })
+        .collect()
+}
+
+/// What each process of group `pgid` is doing, a line each: running, or sleeping in which
+/// system call and kernel wait (`/proc/PID/syscall`, `/proc/PID/wchan`).
+fn doing(pgid: i32) -> Vec<Doing> {
+    crate::procfs::processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid)
+        .map(|p| {
+            let what = match p.state {
+                'R' => "running on a CPU".to_string(),
+                'Z' => "exited, not yet waited for by its parent".to_string(),
+                'T' | 't' => "stopped".to_string(),
+                _ => match crate::procfs::syscall(p.pid) {
+                    Some(nr) => format!(
+                        "sleeping in {} ({})",
+                        crate::procfs::syscall_name(nr),
+                        crate::procfs::wchan(p.pid)
+                    ),
+                    None => format!("state {}", p.state),
+                },
+            };
+            Doing {
+                line: format!("pid {} ({}): {what}", p.pid, p.comm),
+                running: p.state == 'R',
+            }
         })
         .collect()
 }
