@@ -203,7 +203,7 @@ pub(crate) fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-fn lock_file(path: &Path) -> Result<Flock<File>> {
+pub(crate) fn lock_file(path: &Path) -> Result<Flock<File>> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, e)| anyhow::anyhow!("cannot lock {}: {e}", path.display()))
