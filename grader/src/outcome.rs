@@ -138,6 +138,17 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
                 } if signal != libc::SIGPIPE => Some((r, signal)),
                 _ => None,
             });
+            // A program the grader ended (it failed to finish, or the check gave up on it)
+            // had no chance to remove its objects.
+            let ended_by_grader = facts.runs.iter().any(|r| {
+                matches!(
+                    r.end,
+                    End::Signaled {
+                        by_grader: true,
+                        ..
+                    }
+                )
+            });
             let (status, reason) = match crashed {
                 Some((run, signal)) => (
                     Status::Crash,
@@ -147,14 +158,25 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
                         run.command.split(' ').next().unwrap_or("")
                     ),
                 ),
-                None if facts.leaked.is_empty() => (Status::Fail, failure.reason.clone()),
+                None if facts.leaked.is_empty() || ended_by_grader => {
+                    (Status::Fail, failure.reason.clone())
+                }
                 None => (Status::FailLeak, failure.reason.clone()),
             };
             let mut details = failure.details.clone();
             if crashed.is_some() {
                 details = format!("{}\n{details}", failure.reason);
             }
-            details.push_str(&leak_details);
+            if ended_by_grader && !facts.leaked.is_empty() {
+                // The grader cut a program short: what it left is not held against it.
+                details.push_str(&leak_details.replacen(
+                    "LEFT BEHIND (",
+                    "LEFT BEHIND when the grader ended a program, not counted against you (",
+                    1,
+                ));
+            } else {
+                details.push_str(&leak_details);
+            }
             verdict(status, 0, reason, details)
         }
     }
@@ -322,6 +344,40 @@ mod tests {
         let v = decide_with(Ok(()), &[spinning], &[]);
         assert!(v.details.contains(message::SPINNING_HINT), "{}", v.details);
         assert!(!v.details.contains("close the write end"), "{}", v.details);
+    }
+
+    /// What a program left when the grader had to end it is shown, not held against it: the
+    /// check fails, but not as FAIL+LEAK; a program that exited by itself and left objects is.
+    #[test]
+    fn leftovers_of_a_program_the_grader_ended_are_not_a_leak() {
+        let leaked = [Object::SysV {
+            kind: IpcKind::Msg,
+            key: 1,
+            id: 3,
+            creator: Some(10),
+        }];
+        let ended = End::Signaled {
+            signal: libc::SIGKILL,
+            by_grader: true,
+        };
+        let v = decide_with(
+            Err(Failure::new("no answer")),
+            &[run(ended, false, "")],
+            &leaked,
+        );
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.details
+                .contains("LEFT BEHIND when the grader ended a program, not counted"),
+            "{}",
+            v.details
+        );
+        let v = decide_with(
+            Err(Failure::new("no answer")),
+            &[run(End::Exited(0), false, "")],
+            &leaked,
+        );
+        assert_eq!(v.status, Status::FailLeak);
     }
 
     #[test]
