@@ -153,12 +153,52 @@ impl Spec {
     }
 
     /// The command line, quoted for a POSIX shell, to reproduce the run by hand.
+    /// With the environment the check set (fault injection included) in front, and what stdin
+    /// was: exactly where a shell can say it (`/dev/null`, zeros, a few bytes), else in words.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.as_os_str())
-            .chain(self.args.iter().map(|a| a.as_os_str()))
-            .map(|w| shell_quote(&w.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut words: Vec<String> = Vec::new();
+        let faults = self.faults.map(|f| {
+            f.env(
+                Path::new(faults::LIBRARY),
+                self.program.parent().unwrap_or(Path::new("/")),
+            )
+        });
+        for (key, value) in self.env.iter().chain(faults.iter().flatten()) {
+            words.push(format!(
+                "{}={}",
+                key.to_string_lossy(),
+                shell_quote(&value.to_string_lossy())
+            ));
+        }
+        words.extend(
+            std::iter::once(self.program.as_os_str())
+                .chain(self.args.iter().map(|a| a.as_os_str()))
+                .map(|w| shell_quote(&w.to_string_lossy())),
+        );
+        let command = words.join(" ");
+        match &self.stdin {
+            Input::Null => format!("{command} < /dev/null"),
+            Input::Zeros(n) => format!("head -c {n} /dev/zero | {command}"),
+            Input::Bytes(b) if b.len() <= 256 => {
+                let text: String = b
+                    .iter()
+                    .map(|&c| match c {
+                        b'\\' => "\\\\".to_string(),
+                        b'%' => "%%".to_string(),
+                        b' '..=b'~' if c != b'\'' => (c as char).to_string(),
+                        _ => format!("\\{c:03o}"),
+                    })
+                    .collect();
+                format!("printf '{text}' | {command}")
+            }
+            Input::Bytes(b) => format!("{command}  # stdin: {} bytes the check made", b.len()),
+            Input::Stream(st) => format!(
+                "{command}  # stdin: a {}-byte stream the grader generates (seed {})",
+                st.len, st.seed
+            ),
+            Input::File(_) => format!("{command}  # stdin: a file the check made"),
+            Input::Held => format!("{command}  # stdin: a pipe the check wrote to as it went"),
+        }
     }
 }
 
@@ -853,4 +893,42 @@ pub fn ignores_signal(pid: i32, signal: i32) -> Option<bool> {
         .trim();
     let mask = u64::from_str_radix(mask, 16).ok()?;
     Some(mask & (1 << (signal - 1)) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command shown to reproduce a run says what stdin was and sets what the check set.
+    #[test]
+    fn the_command_to_reproduce_carries_stdin_and_environment() {
+        let spec = |input| {
+            Spec::new("/bin/pipeline", "/tmp")
+                .args(["cat", "|", "wc -c"])
+                .stdin(input)
+        };
+        assert_eq!(
+            spec(Input::Null).command_line(),
+            "/bin/pipeline cat '|' 'wc -c' < /dev/null"
+        );
+        assert_eq!(
+            spec(Input::Zeros(4096)).command_line(),
+            "head -c 4096 /dev/zero | /bin/pipeline cat '|' 'wc -c'"
+        );
+        assert_eq!(
+            spec(Input::Bytes(b"it's 100%\n".to_vec())).command_line(),
+            "printf 'it\\047s 100%%\\012' | /bin/pipeline cat '|' 'wc -c'"
+        );
+        let faulty = spec(Input::Null)
+            .env("KEY", "a b")
+            .with_faults(Faults::all(7))
+            .command_line();
+        assert!(
+            faulty.starts_with(&format!(
+                "KEY='a b' LD_PRELOAD={} IPCLAB_FAULTS_RATE=0.25 IPCLAB_FAULTS_SEED=7",
+                faults::LIBRARY
+            )),
+            "{faulty}"
+        );
+    }
 }
