@@ -255,7 +255,12 @@ fn main() -> ExitCode {
                 return code;
             }
             let results = results.unwrap_or_else(|| {
-                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                // `.` and `subs/..` have a name too: the folder's own.
+                let name = dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| dir.clone())
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
                 PathBuf::from(format!(
                     "{}-results",
                     name.unwrap_or_else(|| "batch".into())
