@@ -392,23 +392,53 @@ fn first_line(program: &str, arg: &str) -> Result<String, String> {
     }
 }
 
+/// The Rust the kit pins (`rust-toolchain.toml` at the kit's root; `grader/tests/toolchain.rs`
+/// keeps the two in step): the toolchain the grader builds submissions with.
+pub const PINNED_RUST: &str = "1.95.0";
+
+/// What `doctor` says of a toolchain program's `--version` line: fail below the oldest Rust
+/// the kit builds with (`need`), warn below the pinned one (`pin`).
+fn toolchain_finding(line: &str, need: &str, pin: &str) -> Finding {
+    let fix = format!("install Rust {pin}: rustup toolchain install {pin} (https://rustup.rs)");
+    match (parse_version(line), parse_version(need), parse_version(pin)) {
+        (Some(have), Some(want), _) if have < want => Finding::bad(
+            Level::Fail,
+            format!("{line}: the kit needs Rust {need} or later (Cargo.toml)"),
+            fix,
+        ),
+        (Some(have), _, Some(pinned)) if have < pinned => Finding::bad(
+            Level::Warn,
+            format!(
+                "{line}: older than the kit's pinned Rust {pin} (rust-toolchain.toml), which \
+                 the grader builds submissions with"
+            ),
+            fix,
+        ),
+        (Some(_), _, _) => Finding::ok(format!(
+            "{line} (the kit pins {pin} in rust-toolchain.toml, needs {need} or later)"
+        )),
+        (None, _, _) => Finding::bad(
+            Level::Fail,
+            format!("{line}: no version in it; the kit needs Rust {need} or later"),
+            fix,
+        ),
+    }
+}
+
 fn tools() -> Vec<Finding> {
     let need = rust_version_needed();
     let mut found = Vec::new();
     for program in ["cargo", "rustc"] {
-        let fix = format!("install Rust {need} or later: rustup update stable (https://rustup.rs)");
         found.push(match first_line(program, "--version") {
-            Ok(line) => match (parse_version(&line), parse_version(need)) {
-                (Some(have), Some(want)) if have >= want => {
-                    Finding::ok(format!("{line} (the kit needs {need} or later)"))
-                }
-                _ => Finding::bad(
-                    Level::Fail,
-                    format!("{line}: the kit needs Rust {need} or later (Cargo.toml)"),
-                    fix,
+            Ok(line) => toolchain_finding(&line, need, PINNED_RUST),
+            Err(e) => Finding::bad(
+                Level::Fail,
+                format!("{program}: {e}"),
+                format!(
+                    "install Rust {PINNED_RUST}: rustup toolchain install {PINNED_RUST} \
+                     (https://rustup.rs)"
                 ),
-            },
-            Err(e) => Finding::bad(Level::Fail, format!("{program}: {e}"), fix),
+            ),
         });
     }
     found.push(match first_line("cc", "--version") {
@@ -928,6 +958,16 @@ mod tests {
         assert_eq!(parse_version("1.95"), Some((1, 95, 0)));
         assert!(parse_version("1.100.0").unwrap() > parse_version("1.95").unwrap());
         assert_eq!(parse_version("cargo"), None);
+    }
+
+    #[test]
+    fn toolchains_older_than_the_pin_are_warned_of() {
+        let level = |line: &str| toolchain_finding(line, "1.95", "1.95.2").level;
+        assert_eq!(level("rustc 1.94.1 (x 2026-01-01)"), Level::Fail);
+        assert_eq!(level("rustc 1.95.0 (x 2026-04-14)"), Level::Warn);
+        assert_eq!(level("cargo 1.95.2 (x 2026-05-01)"), Level::Ok);
+        assert_eq!(level("rustc 1.96.0 (x 2026-06-01)"), Level::Ok);
+        assert_eq!(level("rustc nonsense"), Level::Fail);
     }
 
     #[test]

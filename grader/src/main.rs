@@ -71,6 +71,10 @@ enum Command {
         /// Gradescope autograder's note of changed files).
         #[arg(long, value_name = "TEXT")]
         notice: Option<String>,
+        /// Remove this submission's build folder (WORK/builds/<slug>) at the end (`batch`
+        /// passes it unless --keep-builds).
+        #[arg(long)]
+        discard_build: bool,
     },
     /// Grades every submission folder under DIR, a few at a time, and writes a CSV of scores.
     Batch {
@@ -94,6 +98,16 @@ enum Command {
         /// Multiply every time limit and timing bound.
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         time_scale: f64,
+        /// Run only the checks whose names contain this text (repeatable).
+        #[arg(long, value_name = "TEXT")]
+        only: Vec<String>,
+        /// Keep each submission's build folder under the work folder (by default removed
+        /// once it is graded: about 60 MB each).
+        #[arg(long)]
+        keep_builds: bool,
+        /// Where builds are made [default: the kit's target/ipc-lab].
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
     },
     #[cfg(feature = "instructor")]
     /// Grades every mutant with all the checks of its assignment and prints a table; fails if
@@ -200,17 +214,27 @@ fn main() -> ExitCode {
             grader::doctor::run(grader::doctor::Options { clean, yes })
         }
         Command::List => {
+            // The handouts' words: a check's time limit ("10 s") and lesson paragraphs ("§5"),
+            // and who sees its result (Gradescope's visibilities).
             for a in assignments::all() {
                 let total: u32 = a.checks.iter().map(|c| c.points).sum();
                 println!("{} — {} ({total} points)", a.name, a.title);
+                println!(
+                    "  {:>3}  {:<22} {:>5}  {:<10} {:<14} what it verifies",
+                    "pts", "check", "limit", "lesson", "visibility"
+                );
                 for c in &a.checks {
-                    let mark = c.visibility.mark();
-                    let mark = if mark.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{mark} ")
+                    let visibility = match c.visibility {
+                        grader::check::Visibility::Visible => "visible",
+                        grader::check::Visibility::Hidden => "hidden",
+                        grader::check::Visibility::AfterDueDate => "after due date",
                     };
-                    println!("  {:>2}  {:<22} {mark}{}", c.points, c.name, c.about);
+                    let lesson = if c.lesson.is_empty() { "—" } else { c.lesson };
+                    let limit = format!("{} s", c.limit.as_secs_f64());
+                    println!(
+                        "  {:>3}  {:<22} {limit:>5}  {lesson:<10} {visibility:<14} {}",
+                        c.points, c.name, c.about
+                    );
                 }
             }
             ExitCode::SUCCESS
@@ -223,12 +247,20 @@ fn main() -> ExitCode {
             force,
             assignments: wanted,
             time_scale,
+            only,
+            keep_builds,
+            work_dir,
         } => {
             if let Err(code) = known_assignments(&wanted) {
                 return code;
             }
             let results = results.unwrap_or_else(|| {
-                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                // `.` and `subs/..` have a name too: the folder's own.
+                let name = dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| dir.clone())
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
                 PathBuf::from(format!(
                     "{}-results",
                     name.unwrap_or_else(|| "batch".into())
@@ -237,6 +269,16 @@ fn main() -> ExitCode {
             let mut grade_args = vec!["--time-scale".to_string(), time_scale.to_string()];
             for a in wanted {
                 grade_args.extend(["-a".to_string(), a]);
+            }
+            for text in only {
+                grade_args.extend(["--only".to_string(), text]);
+            }
+            if !keep_builds {
+                grade_args.push("--discard-build".into());
+            }
+            if let Some(work) = work_dir {
+                grade_args.push("--work-dir".into());
+                grade_args.push(work.display().to_string());
             }
             let batch = grader::batch::Batch {
                 submissions: dir,
@@ -247,12 +289,12 @@ fn main() -> ExitCode {
                 grade_args,
             };
             match grader::batch::run(&batch) {
-                Ok(rows) => {
-                    let failed = rows.values().filter(|r| r.error.is_some()).count();
+                Ok(summary) => {
                     eprintln!(
-                        "grader: graded {} submissions ({failed} could not be graded); scores in {}",
-                        rows.len(),
-                        out.display()
+                        "grader: {}; scores in {}, every check in {}",
+                        summary.describe(),
+                        out.display(),
+                        summary.checks_csv.display()
                     );
                     ExitCode::SUCCESS
                 }
@@ -314,6 +356,7 @@ fn main() -> ExitCode {
             work_dir,
             repeat,
             notice,
+            discard_build,
             isolation: _,
         } => {
             if let Err(code) = known_assignments(&wanted) {
@@ -401,6 +444,9 @@ fn main() -> ExitCode {
                 }
             }
             report.build = staged.describe();
+            if discard_build && let Err(e) = staged.discard() {
+                eprintln!("grader: {e:#}");
+            }
             if let Some(notice) = &notice {
                 println!("NOTICE: {notice}\n");
             }

@@ -207,3 +207,136 @@ fn the_batch_of_50() {
     }
     check_scores(&rows, &named, tmp.path());
 }
+
+/// Runs `grader batch DIR` from inside DIR (so that the default results folder lands among
+/// the submissions) on the `usage-errors` check of `pipes`; returns stderr.
+fn quick_batch(dir: &Path, work: &Path, extra: &[&str]) -> String {
+    let out = common::grader()
+        .current_dir(dir)
+        .arg("batch")
+        .arg(dir)
+        .args(["-a", "pipes", "--only", "usage-errors", "--jobs", "2"])
+        .args(["--time-scale", "3", "--work-dir"])
+        .arg(work)
+        .args(extra)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
+/// The CSV at `path` as rows of strings, the header first.
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+#[serial(grading)]
+fn repositories_build_failures_results_folders_and_resumes() {
+    let kit = common::kit();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("subs");
+    let work = tmp.path().join("work");
+    // A whole student repository, as GitHub Classroom clones it: starter/ inside.
+    mutants::materialise(&kit.join("solution"), &dir.join("repo/starter"), &no_edit()).unwrap();
+    std::fs::write(dir.join("repo/Makefile"), "grade:\n").unwrap();
+    std::fs::write(dir.join("repo/Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    // The starter workspace alone.
+    mutants::materialise(&kit.join("solution"), &dir.join("workspace"), &no_edit()).unwrap();
+    // One that does not compile.
+    mutants::materialise(&kit.join("solution"), &dir.join("broken"), &no_edit()).unwrap();
+    let lib = dir.join("broken/pipes/src/lib.rs");
+    let mut text = std::fs::read_to_string(&lib).unwrap();
+    text.push_str("\npub fn broken() -> u32 {\n    \"not a number\"\n}\n");
+    std::fs::write(&lib, text).unwrap();
+    // No submission.
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
+    std::fs::write(dir.join("notes/todo.txt"), "grade them\n").unwrap();
+
+    let stderr = quick_batch(&dir, &work, &[]);
+    assert!(
+        stderr.contains("skipped notes: not a submission"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 submissions: graded 3 now"), "{stderr}");
+    // No terminal: a line per submission.
+    assert_eq!(stderr.matches("/3] ").count(), 3, "{stderr}");
+    let rows = read_csv(&dir.join("grades.csv"));
+    let header = &rows[0];
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let by_name: BTreeMap<&str, &Vec<String>> =
+        rows[1..].iter().map(|r| (r[0].as_str(), r)).collect();
+    assert_eq!(
+        by_name.keys().copied().collect::<Vec<_>>(),
+        ["broken", "repo", "workspace"]
+    );
+    let (points, _) = pipes_points();
+    let full = points["usage-errors"].to_string();
+    let results =
+        |name: &str| std::fs::read_to_string(dir.join(format!("subs-results/{name}.json")));
+    assert_eq!(
+        by_name["repo"][col("pipes")],
+        full,
+        "{stderr}\n{:?}",
+        results("repo")
+    );
+    assert_eq!(
+        by_name["workspace"][col("pipes")],
+        full,
+        "{:?}",
+        results("workspace")
+    );
+    assert_eq!(by_name["repo"][col("error")], "");
+    assert_eq!(by_name["broken"][col("pipes")], "0");
+    let error = &by_name["broken"][col("error")];
+    assert!(error.starts_with("pipes: did not build: "), "{error}");
+    // Every check, long format.
+    let checks = read_csv(&dir.join("grades-checks.csv"));
+    assert_eq!(
+        checks[0],
+        [
+            "submission",
+            "assignment",
+            "check",
+            "status",
+            "score",
+            "max"
+        ]
+    );
+    assert!(checks.contains(&vec![
+        "broken".into(),
+        "pipes".into(),
+        "usage-errors".into(),
+        "build_failed".into(),
+        "0".into(),
+        full.clone()
+    ]));
+    // No build folder kept.
+    let builds: Vec<_> = std::fs::read_dir(work.join("builds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(builds.is_empty(), "kept: {builds:?}");
+
+    // The results folder landed among the submissions: skipped, never graded. A resume keeps
+    // what an earlier run graded.
+    assert!(dir.join("subs-results/repo.json").is_file());
+    std::fs::remove_file(dir.join("subs-results/workspace.json")).unwrap();
+    let stderr = quick_batch(&dir, &work, &["--keep-builds"]);
+    assert!(
+        stderr.contains("skipped subs-results: this batch's results folder"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("3 submissions: graded 1 now, kept 2 from an earlier run"),
+        "{stderr}"
+    );
+    let builds = std::fs::read_dir(work.join("builds")).unwrap().count();
+    assert!(builds > 0, "--keep-builds kept nothing");
+}

@@ -127,6 +127,15 @@ fn the_student_release_grades_the_starter_with_no_hidden_checks() {
     let runner: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
     assert_eq!(runner["max_score"], visible, "{runner}");
     assert_eq!(runner["status"], "fail", "{runner}");
+    // Each check's test code is a command that grades it alone.
+    for test in runner["tests"].as_array().unwrap() {
+        let code = test["test_code"].as_str().unwrap();
+        let check = code.strip_prefix("make grade A=pipes ONLY=");
+        assert!(
+            check.is_some_and(|c| !c.contains(' ')),
+            "not a command: {code}"
+        );
+    }
     assert!(dest.join("results.json").is_file());
 
     let listed = Command::new(shared_target().join("release/grader"))

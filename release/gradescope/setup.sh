@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, in /autograder/source, when it builds the autograder's image:
-# it installs a C compiler and the Rust toolchain where missing, builds the kit's grader into
-# source/bin/, and builds the starter once so that submissions reuse its dependencies.
+# it installs a C compiler and the Rust toolchain where missing (Rust 1.95.0, which the kit's
+# rust-toolchain.toml pins), builds the kit's grader into source/bin/, and builds the starter
+# once so that submissions reuse its dependencies.
 # AUTOGRADER_ROOT (default /autograder) moves everything, for tests.
 set -euo pipefail
 root="${AUTOGRADER_ROOT:-/autograder}"
@@ -17,7 +18,7 @@ if ! command -v cargo >/dev/null; then
   # builds submissions as a user of their own, which must reach the toolchain.
   export RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-    sh -s -- -y --profile minimal --default-toolchain stable --no-modify-path
+    sh -s -- -y --profile minimal --default-toolchain 1.95.0 --no-modify-path
 fi
 
 cd "$src/kit"

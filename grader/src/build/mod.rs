@@ -231,6 +231,22 @@ exit 0
 "#;
 
 impl Staged {
+    /// Removes this submission's build folder (`WORK/builds/<slug>`: its copy, Cargo target
+    /// and binaries) and its lock file; a later grading builds it afresh.
+    pub fn discard(self) -> Result<()> {
+        let folder = self
+            .src
+            .parent()
+            .context("a staged copy lies in a build folder")?
+            .to_path_buf();
+        std::fs::remove_dir_all(&folder)
+            .with_context(|| format!("cannot remove the build folder {}", folder.display()))?;
+        // Removed while still held: a grading waiting on it holds a lock on no file, and
+        // stages the folder again under a lock of its own.
+        let _ = std::fs::remove_file(folder.with_extension("lock"));
+        Ok(())
+    }
+
     /// How the builds ran: `None` before the first build.
     pub fn sandboxed(&self) -> Option<Sandboxing> {
         self.sandboxed
