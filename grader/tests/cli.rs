@@ -222,3 +222,69 @@ fn sigint_mid_grading_prints_the_partial_report_and_cleans_up() {
     assert!(said.contains("interrupted by signal 2 (SIGINT)"), "{said}");
     assert_eq!(entries(tmp.path()), Vec::<String>::new(), "left in TMPDIR");
 }
+
+/// On a terminal (here `script`'s pseudo-terminal) the rows come as the checks finish, in
+/// colour, and the build's progress is said; `NO_COLOR` turns the colours off. The text is the
+/// report's, plus where to start.
+#[test]
+#[serial_test::serial(grading)]
+fn on_a_terminal_rows_are_coloured_and_the_build_is_timed() {
+    let grader = assert_cmd::cargo::cargo_bin("grader");
+    let _ = common::grader(); // the grader and the fault-injection library are built
+    let line = format!(
+        "{} grade starter -a pipes --only usage-errors --only exit-status",
+        grader.display()
+    );
+    let run = |no_colour: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.current_dir(common::kit())
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if no_colour {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("grader: building pipes … done in "),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("  \x1b[33mTODO\x1b[0m       0/2  usage-errors"),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("Start here: pipes / usage-errors (TODO) — read specs/pipes.md §2.1"),
+        "{coloured}"
+    );
+    let plain = run(true);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(plain.contains("  TODO       0/2  usage-errors"), "{plain}");
+}
+
+/// `make grade` takes several assignments and checks, separated by spaces or commas.
+#[test]
+fn make_grade_takes_lists_of_assignments_and_checks() {
+    for makefile in ["Makefile", "release/student/Makefile"] {
+        let out = std::process::Command::new("make")
+            .current_dir(common::kit())
+            .args([
+                "-n",
+                "-f",
+                makefile,
+                "grade",
+                "A=pipes,msgq",
+                "ONLY=eof usage",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("grade starter -a pipes -a msgq --only eof --only usage "),
+            "{makefile}: {text}"
+        );
+    }
+}
