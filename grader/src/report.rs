@@ -238,7 +238,12 @@ pub fn section_start(a: &AssignmentResult, implementation: &str, style: &Style) 
     if error.grader_side || error.log.trim().is_empty() {
         return out;
     }
-    let lines: Vec<&str> = error.log.lines().collect();
+    // Cargo's progress ("Compiling nix v0.32.0") says nothing about the error.
+    let progress = |l: &&str| {
+        let l = l.trim_start();
+        l.starts_with("Compiling ") || l.starts_with("Blocking waiting")
+    };
+    let lines: Vec<&str> = error.log.lines().filter(|l| !progress(l)).collect();
     if lines.len() > BUILD_LOG_LINES {
         out.push_str(&format!(
             "  The build's output (the first {BUILD_LOG_LINES} of {} lines):\n",
@@ -883,9 +888,10 @@ mod tests {
         let mut report = sample();
         let a = &mut report.assignments[0];
         a.checks.truncate(2);
-        let log: Vec<String> = (1..=120)
-            .map(|i| format!("src/pipe.rs:{i}:5: error[E0425]: cannot find value `x{i}`"))
-            .collect();
+        let mut log = vec!["   Compiling nix v0.32.0".to_string()];
+        log.extend(
+            (1..=120).map(|i| format!("src/pipe.rs:{i}:5: error[E0425]: cannot find value `x{i}`")),
+        );
         a.build_error = Some(crate::build::BuildError {
             reason: "src/pipe.rs:1:5: error[E0425]: cannot find value `x1`".into(),
             log: log.join("\n"),
@@ -902,6 +908,7 @@ mod tests {
         }
         let human = report.human(false);
         assert!(human.contains("the first 100 of 120 lines"), "{human}");
+        assert!(!human.contains("Compiling"), "{human}");
         assert!(human.contains("    | src/pipe.rs:100:5:"), "{human}");
         assert!(!human.contains("src/pipe.rs:101:5:"), "{human}");
         assert!(
