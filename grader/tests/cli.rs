@@ -197,7 +197,7 @@ fn sigint_mid_grading_prints_the_partial_report_and_cleans_up() {
     }
     assert!(said.contains("done in"), "{said}");
     // A few checks in: they take more than a second together.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::thread::sleep(std::time::Duration::from_millis(2000));
     assert!(
         !entries(tmp.path()).is_empty(),
         "the grading's folders are in TMPDIR"
@@ -213,7 +213,16 @@ fn sigint_mid_grading_prints_the_partial_report_and_cleans_up() {
     let said = format!("{said}{}", rest.join("\n"));
     assert_eq!(out.status.code(), Some(130), "{human}\n{said}");
     assert!(human.starts_with("IPC Lab grader"), "{human}");
-    assert!(human.contains("  PASS "), "{human}");
+    // Each row is a check that ran (the solution passes them) or one left out.
+    let rows: Vec<&str> = human
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.contains("TOTAL"))
+        .collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.starts_with("  PASS ") || r.contains("NOT RUN")),
+        "{human}"
+    );
     assert!(
         human.contains("NOT RUN") && human.contains("not run: interrupted"),
         "{human}"
