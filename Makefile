@@ -2,7 +2,9 @@
 #
 #   make grade                      grade starter/, every assignment
 #   make grade IMPL=solution        grade another folder shaped like starter/
-#   make grade A=pipes              one assignment
+#   make grade A=pipes              one assignment (several: A="pipes msgq" or A=pipes,msgq)
+#   make grade A=pipes ONLY=eof     only the checks whose names contain eof (several: spaces
+#                                   or commas, as with A)
 #   make grade JSON=results.json    also write Gradescope's results.json
 #   make doctor                     check this machine before grading: tools, isolation, IPC
 #                                   limits, your stale IPC objects (CLEAN=1 offers to remove them)
@@ -21,6 +23,7 @@
 
 IMPL ?= starter
 A ?=
+ONLY ?=
 JSON ?=
 SCALE ?= 1
 QUICK ?=
@@ -31,7 +34,10 @@ DEST ?=
 
 # The grader and, beside it, the fault-injection library it preloads (crate `faults`).
 GRADER := cargo build --release --quiet -p grader -p faults && cargo run --release --quiet -p grader --
-GRADE_FLAGS := $(if $(A),-a $(A)) $(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
+comma := ,
+# A and ONLY take several words, separated by spaces or commas.
+GRADE_FLAGS := $(foreach a,$(subst $(comma), ,$(A)),-a $(a)) $(foreach o,$(subst $(comma), ,$(ONLY)),--only $(o)) \
+	$(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
 .PHONY: grade doctor check-solution starter test lint bench bench-programs validate-grader student-release gradescope lint-workflows
 

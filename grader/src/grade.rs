@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::build::{BuildError, Programs, Staged};
@@ -48,6 +49,8 @@ pub struct CheckResult {
     pub elapsed: Duration,
     /// The verdict.
     pub verdict: Verdict,
+    /// Whether it ran: false for a check left out because the grading was interrupted.
+    pub ran: bool,
 }
 
 /// One graded assignment.
@@ -75,6 +78,102 @@ impl AssignmentResult {
     }
 }
 
+/// Set when the grading is to stop (SIGINT, SIGTERM): no further check starts.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the grading to stop: the check running is abandoned, and no further check starts;
+/// each is reported "not run: interrupted".
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Catches SIGINT and SIGTERM (see [`termination`]); a second one ends the grader at once.
+pub fn catch_termination() -> std::io::Result<()> {
+    crate::sys::catch_termination()
+}
+
+/// The first SIGINT or SIGTERM caught since [`catch_termination`], if one came.
+pub fn termination() -> Option<i32> {
+    crate::sys::termination()
+}
+
+/// Whether [`interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The reason of a check left out by an interruption.
+pub const NOT_RUN: &str = "not run: interrupted";
+
+/// What [`grade_live`] reports while it grades, as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The build of the assignment starts.
+    Building,
+    /// The build ended (`None`: it succeeded) after `elapsed`.
+    Built {
+        /// How long it took.
+        elapsed: Duration,
+        /// Why it failed, if it did.
+        error: Option<&'a BuildError>,
+    },
+    /// The assignment's section begins (its build error, if any, is known).
+    Section(&'a AssignmentResult),
+    /// A check finished (or was left out).
+    Check(&'a AssignmentResult, &'a CheckResult),
+}
+
+/// The checks of `assignment` that `options` selects.
+pub fn selected<'a>(assignment: &'a Assignment, options: &Options) -> Vec<&'a crate::check::Check> {
+    assignment
+        .checks
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| c.name.contains(o)))
+        .collect()
+}
+
+/// The result of a check left out by an interruption.
+fn not_run(check: &crate::check::Check, options: &Options) -> CheckResult {
+    CheckResult {
+        name: check.name.into(),
+        max_score: check.points,
+        lesson: check.lesson.into(),
+        about: check.about.into(),
+        limit: scaled(check.limit, options.time_scale),
+        elapsed: Duration::ZERO,
+        verdict: Verdict {
+            status: Status::Fail,
+            score: 0,
+            reason: NOT_RUN.into(),
+            details: String::new(),
+        },
+        ran: false,
+    }
+}
+
+/// An assignment none of whose checks ran (the grading was interrupted before it).
+pub fn not_graded(
+    assignment: &Assignment,
+    options: &Options,
+    on: &mut dyn FnMut(Event),
+) -> AssignmentResult {
+    let mut result = AssignmentResult {
+        name: assignment.name.into(),
+        title: assignment.title.into(),
+        build_error: None,
+        checks: Vec::new(),
+    };
+    on(Event::Section(&result));
+    for check in selected(assignment, options) {
+        result.checks.push(not_run(check, options));
+        on(Event::Check(
+            &result,
+            result.checks.last().expect("just pushed"),
+        ));
+    }
+    result
+}
+
 /// Grades one assignment of a staged implementation.
 pub fn grade(
     staged: &Staged,
@@ -83,11 +182,41 @@ pub fn grade(
     assignment: &Assignment,
     options: &Options,
 ) -> AssignmentResult {
-    let selected: Vec<_> = assignment
-        .checks
-        .iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|o| c.name.contains(o)))
-        .collect();
+    grade_live(staged, programs, work, assignment, options, &mut |_| {})
+}
+
+/// [`grade`], reporting each step to `on` as it happens (the build, then each check).
+pub fn grade_live(
+    staged: &Staged,
+    programs: &Programs,
+    work: &Path,
+    assignment: &Assignment,
+    options: &Options,
+    on: &mut dyn FnMut(Event),
+) -> AssignmentResult {
+    if interrupted() {
+        return not_graded(assignment, options, on);
+    }
+    let (result, streamed) = grade_steps(staged, programs, work, assignment, options, on);
+    if !streamed {
+        // Every row at once (the build failed, or the grader could not begin).
+        on(Event::Section(&result));
+        for c in &result.checks {
+            on(Event::Check(&result, c));
+        }
+    }
+    result
+}
+
+fn grade_steps(
+    staged: &Staged,
+    programs: &Programs,
+    work: &Path,
+    assignment: &Assignment,
+    options: &Options,
+    on: &mut dyn FnMut(Event),
+) -> (AssignmentResult, bool) {
+    let selected = selected(assignment, options);
     let mut result = AssignmentResult {
         name: assignment.name.into(),
         title: assignment.title.into(),
@@ -97,7 +226,17 @@ pub fn grade(
     // The binaries go into the programs' folder, which is read-only while checks run.
     let namespaces = options.isolation.namespaces;
     let opened = programs.seal(false, namespaces);
+    on(Event::Building);
+    let started = Instant::now();
     let built = staged.build(assignment, programs, work);
+    on(Event::Built {
+        elapsed: started.elapsed(),
+        error: built.as_ref().err(),
+    });
+    if interrupted() {
+        let _ = programs.seal(true, namespaces);
+        return (not_graded(assignment, options, on), true);
+    }
     let sealed = programs.seal(true, namespaces);
     if let Err(e) = opened.and(sealed) {
         result.checks = selected
@@ -111,7 +250,7 @@ pub fn grade(
                 )
             })
             .collect();
-        return result;
+        return (result, false);
     }
     let bins = match built {
         Ok(bins) => bins,
@@ -128,7 +267,7 @@ pub fn grade(
                 })
                 .collect();
             result.build_error = Some(error);
-            return result;
+            return (result, false);
         }
         Err(error) => {
             result.checks = selected
@@ -146,10 +285,11 @@ pub fn grade(
                         reason: format!("did not build: {}", error.reason),
                         details: String::new(),
                     },
+                    ran: true,
                 })
                 .collect();
             result.build_error = Some(error);
-            return result;
+            return (result, false);
         }
     };
     // The checks' folders live in one folder of the grader's own (mode 0711: programs reach
@@ -166,17 +306,32 @@ pub fn grade(
                     grader_error(c, limit, format!("no temporary folder: {e}"))
                 })
                 .collect();
-            return result;
+            return (result, false);
         }
     };
     let _ = std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o711));
+    on(Event::Section(&result));
     for check in selected {
-        let runs: Vec<CheckResult> = (0..options.repeat.max(1))
-            .map(|_| run_check_retrying(check, &bins, options, scratch.path()))
-            .collect();
-        result.checks.push(combine(runs));
+        let mut runs = Vec::new();
+        for _ in 0..options.repeat.max(1) {
+            if interrupted() {
+                break;
+            }
+            runs.push(run_check_retrying(check, &bins, options, scratch.path()));
+        }
+        // A check an interruption cut short, or never started, did not run.
+        let checked = if interrupted() {
+            not_run(check, options)
+        } else {
+            combine(runs)
+        };
+        result.checks.push(checked);
+        on(Event::Check(
+            &result,
+            result.checks.last().expect("just pushed"),
+        ));
     }
-    result
+    (result, true)
 }
 
 /// Runs one check once: its folder, its isolation scope, its processes, its verdict.
@@ -264,6 +419,7 @@ fn run_check(
         limit,
         elapsed: started.elapsed(),
         verdict,
+        ran: true,
     }
 }
 
@@ -276,7 +432,7 @@ fn run_check_retrying(
     scratch: &Path,
 ) -> CheckResult {
     let first = run_check(check, bins, options, scratch);
-    if first.verdict.status != Status::GraderError {
+    if first.verdict.status != Status::GraderError || interrupted() {
         return first;
     }
     let mut again = run_check(check, bins, options, scratch);
@@ -327,6 +483,7 @@ fn grader_error(check: &crate::check::Check, limit: Duration, reason: String) ->
             reason,
             details: String::new(),
         },
+        ran: true,
     }
 }
 
@@ -367,6 +524,7 @@ mod tests {
                 reason: reason.into(),
                 details: String::new(),
             },
+            ran: true,
         }
     }
 

@@ -366,6 +366,17 @@ fn main() -> ExitCode {
                 eprintln!("grader: --time-scale must be a positive number, got {time_scale}");
                 return ExitCode::from(2);
             }
+            if let Some(missing) = not_an_implementation(&implementation) {
+                eprintln!("grader: {missing}");
+                return ExitCode::from(2);
+            }
+            let caught = match catch_interruptions() {
+                Ok(caught) => caught,
+                Err(e) => {
+                    eprintln!("grader: cannot catch SIGINT and SIGTERM: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let work = work_dir.unwrap_or_else(grade::default_work_dir);
             // As root, a user of this grading's own, held while it grades: the build runs as it
             // in every mode (a build as root could leave its sandbox), the programs too where
@@ -435,13 +446,27 @@ fn main() -> ExitCode {
                 build: String::new(),
                 assignments: Vec::new(),
             };
-            for a in assignments::all() {
-                if wanted.is_empty() || wanted.iter().any(|w| w == a.name) {
-                    eprintln!("grader: building and grading {} …", a.name);
-                    report
-                        .assignments
-                        .push(grade::grade(&staged, &programs, &work, &a, &options));
-                }
+            let chosen: Vec<_> = assignments::all()
+                .into_iter()
+                .filter(|a| wanted.is_empty() || wanted.iter().any(|w| w == a.name))
+                .collect();
+            let last_run_path = grader::report::LastRun::path(&work, &implementation);
+            let previous = grader::report::LastRun::load(&last_run_path);
+            let mut live = Live::new(
+                verbose,
+                previous.clone(),
+                grader::report::width(chosen.iter().flat_map(|a| {
+                    grade::selected(a, &options)
+                        .into_iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                })),
+            );
+            for a in &chosen {
+                let mut on = |event: grade::Event| live.show(&event, &report, &staged, a.name);
+                let result = grade::grade_live(&staged, &programs, &work, a, &options, &mut on);
+                report.assignments.push(result);
+                live.end_section(report.assignments.last().expect("just pushed"));
             }
             report.build = staged.describe();
             if discard_build && let Err(e) = staged.discard() {
@@ -450,7 +475,22 @@ fn main() -> ExitCode {
             if let Some(notice) = &notice {
                 println!("NOTICE: {notice}\n");
             }
-            print!("{}", report.human(verbose));
+            live.finish(&report);
+            let now = previous.clone().unwrap_or_default().updated(&report);
+            if let Err(e) = now.save(&last_run_path) {
+                eprintln!(
+                    "grader: cannot keep this run's statuses in {}: {e}",
+                    last_run_path.display()
+                );
+            }
+            let interruption = caught.load(std::sync::atomic::Ordering::SeqCst);
+            if interruption != 0 {
+                eprintln!(
+                    "grader: interrupted by {}: the checks above ran; no results file was written",
+                    run::signal_name(interruption)
+                );
+                return ExitCode::from(128 + interruption as u8);
+            }
             let classroom_json = classroom
                 .as_ref()
                 .map(|_| report.classroom().to_string() + "\n");
@@ -499,6 +539,190 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Why `implementation` cannot be an implementation folder: it exists but holds neither a
+/// `Cargo.toml` nor a `Makefile` (what else is wrong, the staging says).
+fn not_an_implementation(implementation: &std::path::Path) -> Option<String> {
+    let has = |name: &str| implementation.join(name).exists();
+    let build_files = ["Cargo.toml", "Makefile", "makefile", "GNUmakefile"];
+    (implementation.is_dir() && !build_files.iter().any(|f| has(f))).then(|| {
+        format!(
+            "{} has no Cargo.toml and no Makefile: it is not an implementation folder (a Cargo \
+             workspace shaped like starter/, with a package per assignment, or a folder whose \
+             Makefile builds each assignment's programs into bin/); nothing was graded",
+            implementation.display()
+        )
+    })
+}
+
+/// Catches SIGINT and SIGTERM for the rest of the grading: the first one stops it (the check
+/// running is abandoned: every process the grader started is killed, again and again until the
+/// grader exits; the checks not run are reported so); a second one exits at once. Returns where
+/// the signal's number is kept (0 until one comes).
+fn catch_interruptions() -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicI32>> {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::time::Duration;
+    grade::catch_termination()?;
+    let caught = std::sync::Arc::new(AtomicI32::new(0));
+    let seen = caught.clone();
+    std::thread::spawn(move || {
+        let signal = loop {
+            if let Some(signal) = grade::termination() {
+                break signal;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        seen.store(signal, Ordering::SeqCst);
+        grade::interrupt();
+        eprintln!(
+            "\ngrader: {}: stopping; the report so far follows (again to quit at once)",
+            run::signal_name(signal)
+        );
+        loop {
+            let me = std::process::id() as i32;
+            for pid in run::descendants(me) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    Ok(caught)
+}
+
+/// Prints the report as the grading goes: each row as its check finishes, on stdout when it
+/// is a terminal, else on stderr when that is one (stdout then gets the report at the end,
+/// exactly as it always has), else nowhere. The builds' progress goes to stderr.
+struct Live {
+    out: Option<LiveTo>,
+    style: grader::report::Style,
+    width: usize,
+    /// What it printed of the report, to print only the rest at the end.
+    printed: String,
+    /// The statuses of the last run, to say what changed.
+    previous: Option<grader::report::LastRun>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LiveTo {
+    Stdout,
+    Stderr,
+}
+
+impl Live {
+    fn new(verbose: bool, previous: Option<grader::report::LastRun>, width: usize) -> Live {
+        use std::io::IsTerminal;
+        let out = if std::io::stdout().is_terminal() {
+            Some(LiveTo::Stdout)
+        } else if std::io::stderr().is_terminal() {
+            Some(LiveTo::Stderr)
+        } else {
+            None
+        };
+        let colour = out.is_some() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Live {
+            out,
+            style: grader::report::Style {
+                verbose,
+                colour,
+                previous: if out.is_some() {
+                    previous.clone()
+                } else {
+                    None
+                },
+            },
+            width,
+            printed: String::new(),
+            previous,
+        }
+    }
+
+    fn print(&mut self, text: &str) {
+        use std::io::Write;
+        match self.out {
+            Some(LiveTo::Stdout) => {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            }
+            Some(LiveTo::Stderr) => eprint!("{text}"),
+            None => return,
+        }
+        self.printed.push_str(text);
+    }
+
+    fn show(&mut self, event: &grade::Event, report: &Report, staged: &build::Staged, name: &str) {
+        match event {
+            grade::Event::Building => {
+                eprint!("grader: building {name} … ");
+            }
+            grade::Event::Built { elapsed, error } => {
+                let secs = grader::message::fmt_secs(*elapsed);
+                match error {
+                    None => eprintln!("done in {secs} s"),
+                    Some(_) => eprintln!("FAILED after {secs} s"),
+                }
+            }
+            grade::Event::Section(a) => {
+                if self.printed.is_empty() {
+                    let header = Report {
+                        build: staged.describe(),
+                        assignments: Vec::new(),
+                        ..report.clone()
+                    }
+                    .header();
+                    self.print(&header);
+                }
+                let text = grader::report::section_start(a, &report.implementation, &self.style);
+                self.print(&text);
+            }
+            grade::Event::Check(a, c) => {
+                let text = grader::report::row(&a.name, c, self.width, &self.style);
+                self.print(&text);
+            }
+        }
+    }
+
+    fn end_section(&mut self, a: &grader::grade::AssignmentResult) {
+        self.print(&grader::report::section_end(a));
+    }
+
+    /// Prints the rest of the report (all of it on stdout when stdout is not a terminal), then
+    /// where to start and what changed since the last run.
+    fn finish(&mut self, report: &Report) {
+        let full = report.human_styled(&self.style);
+        let mut extra = Vec::new();
+        if let Some(previous) = &self.previous {
+            extra.push(previous.summary(report));
+        }
+        if let Some(start) = report.start_here() {
+            extra.push(start);
+        }
+        match self.out {
+            Some(LiveTo::Stdout) => {
+                match full.strip_prefix(self.printed.as_str()) {
+                    Some(rest) => print!("{rest}"),
+                    None => print!("\n{full}"),
+                }
+                if !extra.is_empty() {
+                    println!("\n{}", extra.join("\n"));
+                }
+            }
+            _ => {
+                if self.out == Some(LiveTo::Stderr)
+                    && let Some(rest) = full.strip_prefix(self.printed.as_str())
+                {
+                    eprint!("{rest}");
+                }
+                print!("{}", report.human(self.style.verbose));
+                if !extra.is_empty() {
+                    eprintln!("\n{}", extra.join("\n"));
+                }
+            }
         }
     }
 }

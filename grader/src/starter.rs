@@ -31,22 +31,67 @@ pub fn strip(source: &str, name: &str) -> Result<String> {
             let stub = rest.trim();
             if !stub.is_empty() {
                 let indent = &line[..line.len() - trimmed.len()];
-                out.push_str(indent);
-                out.push_str(stub);
-                out.push('\n');
+                out.push_str(&format_stub(indent, stub));
             }
         } else if trimmed.starts_with(END) {
             if open.take().is_none() {
                 bail!("{name}:{}: END SOLUTION without a BEGIN", i + 1);
             }
         } else if open.is_none() {
-            out.push_str(line);
+            // Where a region went away, the blank lines either side of it do not pile up.
+            let blank = line.trim().is_empty();
+            if !(blank && (out.is_empty() || out.ends_with("\n\n"))) {
+                out.push_str(line);
+            }
         }
     }
     if let Some(at) = open {
         bail!("{name}:{}: BEGIN SOLUTION is never closed", at + 1);
     }
+    // A region removed at the end leaves no blank line at the end of the file.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
     Ok(out)
+}
+
+/// Rustfmt's line width (the kit keeps its default).
+const MAX_WIDTH: usize = 100;
+
+/// A stub as rustfmt lays it out: one statement a line (`let _ = x; todo!("…")` becomes two),
+/// and a `todo!("…")` too long for its line with its message on a line of its own.
+fn format_stub(indent: &str, stub: &str) -> String {
+    let mut statements = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in stub.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                statements.push(stub[start..=i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    statements.push(stub[start..].trim());
+    let mut out = String::new();
+    for statement in statements.into_iter().filter(|s| !s.is_empty()) {
+        let width = indent.chars().count() + statement.chars().count();
+        let call = statement
+            .strip_prefix("todo!(")
+            .and_then(|s| s.strip_suffix(')'));
+        match call {
+            Some(message) if width > MAX_WIDTH => {
+                out.push_str(&format!(
+                    "{indent}todo!(\n{indent}    {message}\n{indent})\n"
+                ));
+            }
+            _ => out.push_str(&format!("{indent}{statement}\n")),
+        }
+    }
+    out
 }
 
 /// Every file the starter should hold, by path relative to its root.
@@ -139,8 +184,22 @@ mod tests {
         let src = "fn f(x: u8) -> u8 {\n    // BEGIN SOLUTION let _ = x; todo!(\"§1\")\n    x + 1\n    // END SOLUTION\n}\n";
         assert_eq!(
             strip(src, "f.rs").unwrap(),
-            "fn f(x: u8) -> u8 {\n    let _ = x; todo!(\"§1\")\n}\n"
+            "fn f(x: u8) -> u8 {\n    let _ = x;\n    todo!(\"§1\")\n}\n"
         );
+    }
+
+    #[test]
+    fn long_stubs_are_laid_out_as_rustfmt_would() {
+        let message = format!("\"specs/x.md §1: {}; done\"", "word ".repeat(20));
+        let src = format!(
+            "fn f() {{\n    // BEGIN SOLUTION todo!({message})\n    1\n    // END SOLUTION\n}}\n"
+        );
+        assert_eq!(
+            strip(&src, "f.rs").unwrap(),
+            format!("fn f() {{\n    todo!(\n        {message}\n    )\n}}\n")
+        );
+        let src = "use a;\n\n// BEGIN SOLUTION\nuse b;\n// END SOLUTION\n\nfn g() {}\n";
+        assert_eq!(strip(src, "g.rs").unwrap(), "use a;\n\nfn g() {}\n");
     }
 
     #[test]

@@ -136,3 +136,164 @@ fn runs_as_a_grading_user(header: &str) -> bool {
         .and_then(|uid| uid.parse::<u32>().ok())
         .is_some_and(grader::users::is_grading_uid)
 }
+
+/// An empty folder is no implementation: one message naming what is missing, exit 2.
+#[test]
+fn a_folder_without_cargo_toml_or_makefile_is_refused_once() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = common::grader()
+        .arg("grade")
+        .arg(empty.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "has no Cargo.toml and no Makefile: it is not an implementation folder",
+        ))
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty());
+}
+
+/// The entries of `dir`.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// SIGINT in the middle of grading: the checks done so far and the rest "not run:
+/// interrupted", exit 130, and the grading's temporary folders gone (the grader's TMPDIR is a
+/// folder of the test's own, so that gradings running beside it do not count).
+#[test]
+#[serial_test::serial(grading)]
+fn sigint_mid_grading_prints_the_partial_report_and_cleans_up() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = common::grader(); // the grader and the fault-injection library are built
+    let tmp = tempfile::tempdir().unwrap();
+    // The programs' user must reach the grading's folders there, as in /tmp.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("grader"))
+        .current_dir(common::kit())
+        .env("TMPDIR", tmp.path())
+        .args(["grade", "solution", "-a", "pipes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("building pipes") {
+            break;
+        }
+    }
+    assert!(said.contains("done in"), "{said}");
+    // A few checks in: they take more than a second together.
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    assert!(
+        !entries(tmp.path()).is_empty(),
+        "the grading's folders are in TMPDIR"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    let human = String::from_utf8(out.stdout).unwrap();
+    let said = format!("{said}{}", rest.join("\n"));
+    assert_eq!(out.status.code(), Some(130), "{human}\n{said}");
+    assert!(human.starts_with("IPC Lab grader"), "{human}");
+    // Each row is a check that ran (the solution passes them) or one left out.
+    let rows: Vec<&str> = human
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && !l.contains("TOTAL"))
+        .collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.starts_with("  PASS ") || r.contains("NOT RUN")),
+        "{human}"
+    );
+    assert!(
+        human.contains("NOT RUN") && human.contains("not run: interrupted"),
+        "{human}"
+    );
+    assert!(human.contains("  TOTAL "), "{human}");
+    assert!(said.contains("interrupted by signal 2 (SIGINT)"), "{said}");
+    assert_eq!(entries(tmp.path()), Vec::<String>::new(), "left in TMPDIR");
+}
+
+/// On a terminal (here `script`'s pseudo-terminal) the rows come as the checks finish, in
+/// colour, and the build's progress is said; `NO_COLOR` turns the colours off. The text is the
+/// report's, plus where to start.
+#[test]
+#[serial_test::serial(grading)]
+fn on_a_terminal_rows_are_coloured_and_the_build_is_timed() {
+    let grader = assert_cmd::cargo::cargo_bin("grader");
+    let _ = common::grader(); // the grader and the fault-injection library are built
+    let line = format!(
+        "{} grade starter -a pipes --only usage-errors --only exit-status",
+        grader.display()
+    );
+    let run = |no_colour: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.current_dir(common::kit())
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if no_colour {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+    };
+    let coloured = run(false);
+    assert!(
+        coloured.contains("grader: building pipes … done in "),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("  \x1b[33mTODO\x1b[0m       0/2  usage-errors"),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("Start here: pipes / usage-errors (TODO) — read specs/pipes.md §2.1"),
+        "{coloured}"
+    );
+    let plain = run(true);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(plain.contains("  TODO       0/2  usage-errors"), "{plain}");
+}
+
+/// `make grade` takes several assignments and checks, separated by spaces or commas.
+#[test]
+fn make_grade_takes_lists_of_assignments_and_checks() {
+    for makefile in ["Makefile", "release/student/Makefile"] {
+        let out = std::process::Command::new("make")
+            .current_dir(common::kit())
+            .args([
+                "-n",
+                "-f",
+                makefile,
+                "grade",
+                "A=pipes,msgq",
+                "ONLY=eof usage",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("grade starter -a pipes -a msgq --only eof --only usage "),
+            "{makefile}: {text}"
+        );
+    }
+}

@@ -11,6 +11,10 @@
 //!
 //! The system calls live in small wrappers, one module per facility: [`ipc`] (`ftok`),
 //! [`sem`] (POSIX named and SysV semaphores) and [`sysv_shm`] (the counter's segment).
+//!
+//! **Where to start:** read `specs/semaphores.md` §1–2, then write Part 1, `sem-pingpong`:
+//! [`pingpong`]'s command line (§2.1), then the POSIX semaphores of [`sem`] (§2.3). `make grade
+//! A=semaphores` shows what passes so far.
 
 use std::fmt;
 use std::process::ExitCode;

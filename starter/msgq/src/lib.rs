@@ -10,6 +10,10 @@
 //! Modules, one per facility: [`cvt`] (C return conventions), [`msg`] (message queues and
 //! `ftok`), [`sysv_shm`] (shared-memory segments), [`alarm`] (signals and the interval timer
 //! that bounds blocking calls), [`proto`] (the wire format), [`cli`] (command lines).
+//!
+//! **Where to start:** read `specs/msgq.md` §1–2, then write [`cli`]'s parsing of the server's
+//! command line (§1.1) and the wrappers of [`msg`] (§2); the server and the client come next.
+//! `make grade A=msgq` shows what passes so far.
 
 pub mod alarm;
 pub mod cli;

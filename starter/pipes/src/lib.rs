@@ -6,6 +6,10 @@
 //!   through another, without deadlocking however much data flows (§3).
 //!
 //! The system calls live in [`pipe`]; the two programs are [`pipeline`] and [`relay`].
+//!
+//! **Where to start:** read `specs/pipes.md` §2.1, then write [`pipeline::parse`] (the first
+//! check, `usage-errors`, needs only it); next the wrappers of [`pipe`] (§2.2–2.3) and
+//! [`pipeline::run`]. `make grade A=pipes` shows what passes so far.
 
 pub mod pipe;
 pub mod pipeline;

@@ -48,7 +48,10 @@ pub fn spawn(
     stdin: Option<&OwnedFd>,
     stdout: Option<&OwnedFd>,
 ) -> nix::Result<Pid> {
-    let _ = (program, cmd, stdin, stdout); todo!("specs/pipes.md §2.2: fork; in the child dup2 the pipe ends onto 0 and 1, reset SIGPIPE and execvp")
+    let _ = (program, cmd, stdin, stdout);
+    todo!(
+        "specs/pipes.md §2.2: fork; in the child dup2 the pipe ends onto 0 and 1, reset SIGPIPE and execvp"
+    )
 }
 
 /// Restores `SIGPIPE` to its default action. Rust programs start with it ignored, and an
@@ -61,5 +64,6 @@ pub fn default_sigpipe() -> nix::Result<()> {
 /// `waitpid(pid, 0)`, retried on `EINTR`—Waits for the child and returns its status as a
 /// shell reports it: the exit code, or 128 + the signal's number (spec §2.2).
 pub fn wait_status(pid: Pid) -> nix::Result<u8> {
-    let _ = pid; todo!("specs/pipes.md §2.2: wait for the child; exit code, or 128 + signal")
+    let _ = pid;
+    todo!("specs/pipes.md §2.2: wait for the child; exit code, or 128 + signal")
 }

@@ -14,7 +14,8 @@ pub const USAGE: &str = "usage: pipeline CMD [ARG...] ['|' CMD [ARG...]]...";
 /// Splits the command line into stages at each `|` word; `None` if it is malformed: no word at
 /// all, or an empty stage (a `|` first, last, or next to another `|`) (spec §2.1).
 pub fn parse(args: &[String]) -> Option<Vec<Command>> {
-    let _ = args; todo!("specs/pipes.md §2.1: split the arguments into stages at each '|'")
+    let _ = args;
+    todo!("specs/pipes.md §2.1: split the arguments into stages at each '|'")
 }
 
 /// Runs the stages connected by pipes and returns the last stage's status (spec §2.2).
@@ -24,7 +25,8 @@ pub fn parse(args: &[String]) -> Option<Vec<Command>> {
 /// been forked, so that every reader sees end-of-file when its writer exits, then waits for
 /// every child.
 pub fn run(stages: &[Command]) -> nix::Result<u8> {
-    let _ = stages; todo!("specs/pipes.md §2.2: connect the stages with pipes, run them, wait for all")
+    let _ = stages;
+    todo!("specs/pipes.md §2.2: connect the stages with pipes, run them, wait for all")
 }
 
 /// The program: parse, run, and exit with the last stage's status (spec §2).

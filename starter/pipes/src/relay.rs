@@ -20,9 +20,9 @@ pub const CHUNK: usize = 128 * 1024;
 /// Starts the filter with a pipe on each side, relays stdin to it and its output to stdout
 /// until both streams end, then returns the filter's status (spec §3.2).
 pub fn run(filter: &Command) -> nix::Result<u8> {
-    let _ = filter; todo!("specs/pipes.md §3.2: start the filter, then move bytes both ways without deadlock")
+    let _ = filter;
+    todo!("specs/pipes.md §3.2: start the filter, then move bytes both ways without deadlock")
 }
-
 
 /// The program: check the command line, relay, and exit with the filter's status (spec §3).
 pub fn main(args: &[String]) -> ExitCode {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::{Failure, ring};
 
-
 /// The usage line of `sem-mutex`.
 pub const USAGE: &str = "sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
 
@@ -46,7 +45,9 @@ pub struct Config {
 /// Parses the arguments after the program name (spec §4.1).
 pub fn parse(args: &[String]) -> Result<Config, Failure> {
     let _ = args;
-    todo!("specs/semaphores.md §4.1: parse init|add|finish and its arguments with cli::split and cli::number")
+    todo!(
+        "specs/semaphores.md §4.1: parse init|add|finish and its arguments with cli::split and cli::number"
+    )
 }
 
 /// `sem-mutex`: parses and runs one command (spec §4.2–§4.5).
@@ -65,7 +66,9 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
 /// already, fails and leaves what was there alone (spec §4.2).
 pub fn init(key: libc::key_t) -> Result<(), Failure> {
     let _ = key;
-    todo!("specs/semaphores.md §4.2: create the set and the segment with IPC_EXCL, free the semaphore with a first semop")
+    todo!(
+        "specs/semaphores.md §4.2: create the set and the segment with IPC_EXCL, free the semaphore with a first semop"
+    )
 }
 
 /// `sem-mutex add`: adds 1 to the counter `times` times, each time under the semaphore
@@ -77,13 +80,16 @@ pub fn add(
     timeout: Duration,
 ) -> Result<(), Failure> {
     let _ = (key, times, hold_ms, timeout);
-    todo!("specs/semaphores.md §4.3: open both objects, then take, increment, give back TIMES times, with SEM_UNDO")
+    todo!(
+        "specs/semaphores.md §4.3: open both objects, then take, increment, give back TIMES times, with SEM_UNDO"
+    )
 }
 
 /// `sem-mutex finish`: takes the semaphore, prints the counter, and removes the set and the
 /// segment, also when it gives up waiting (spec §4.4).
 pub fn finish(key: libc::key_t, timeout: Duration) -> Result<(), Failure> {
     let _ = (key, timeout);
-    todo!("specs/semaphores.md §4.4: take the semaphore, print the counter, remove both objects whatever happens")
+    todo!(
+        "specs/semaphores.md §4.4: take the semaphore, print the counter, remove both objects whatever happens"
+    )
 }
-

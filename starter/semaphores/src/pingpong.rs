@@ -6,7 +6,6 @@
 
 use crate::Failure;
 
-
 /// The usage line of `sem-pingpong`.
 pub const USAGE: &str = "sem-pingpong ping|pong NAME ROUNDS [--timeout-ms MS]";
 
@@ -40,7 +39,9 @@ pub const MAX_NAME: usize = 200;
 /// Parses the arguments after the program name (spec §2.1).
 pub fn parse(args: &[String]) -> Result<Config, Failure> {
     let _ = args;
-    todo!("specs/semaphores.md §2.1: parse ROLE NAME ROUNDS [--timeout-ms MS] with cli::split and cli::number")
+    todo!(
+        "specs/semaphores.md §2.1: parse ROLE NAME ROUNDS [--timeout-ms MS] with cli::split and cli::number"
+    )
 }
 
 /// `sem-pingpong`: parses, then plays its role (spec §2.2–§2.4).
@@ -49,4 +50,3 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     let _ = &config;
     todo!("specs/semaphores.md §2.2: open both semaphores, take N turns, unlink as §2.4 says")
 }
-

@@ -9,7 +9,6 @@ use std::time::Instant;
 use crate::Failure;
 use crate::sem::SemSet;
 
-
 /// The usage line of `sem-ring`.
 pub const USAGE: &str = "sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
 
@@ -34,7 +33,9 @@ pub struct Config {
 /// Parses the arguments after the program name (spec §3.1).
 pub fn parse(args: &[String]) -> Result<Config, Failure> {
     let _ = args;
-    todo!("specs/semaphores.md §3.1: parse KEYPATH INDEX K ROUNDS [--timeout-ms MS] with cli::split and cli::number")
+    todo!(
+        "specs/semaphores.md §3.1: parse KEYPATH INDEX K ROUNDS [--timeout-ms MS] with cli::split and cli::number"
+    )
 }
 
 /// The SysV key of KEYPATH and `proj_id` (spec §1.5); a missing file is a runtime failure.
@@ -63,13 +64,16 @@ pub fn create_or_open(
     deadline: Instant,
 ) -> Result<(SemSet, bool), Failure> {
     let _ = (key, initial, deadline);
-    todo!("specs/semaphores.md §3.2: race-free creation: IPC_CREAT | IPC_EXCL, SETALL, first semop; or open and wait")
+    todo!(
+        "specs/semaphores.md §3.2: race-free creation: IPC_CREAT | IPC_EXCL, SETALL, first semop; or open and wait"
+    )
 }
 
 /// `sem-ring`: parses, joins the ring and passes the token for ROUNDS rounds (spec §3).
 pub fn run(args: &[String]) -> Result<(), Failure> {
     let config = parse(args)?;
     let _ = &config;
-    todo!("specs/semaphores.md §3.3: join the set, pass the token ROUNDS times, remove the set as §3.4 says")
+    todo!(
+        "specs/semaphores.md §3.3: join the set, pass the token ROUNDS times, remove the set as §3.4 says"
+    )
 }
-

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-
 /// A CLOCK_REALTIME instant, the clock `sem_timedwait` measures its deadline with.
 pub fn realtime_after(timeout: Duration) -> libc::timespec {
     let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)

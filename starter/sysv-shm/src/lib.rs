@@ -13,6 +13,10 @@
 //! The system calls are wrapped in [`sysv_shm`] (`ftok`, `shmget`, `shmat`, `shmdt`, `shmctl`)
 //! and [`pshared_mutex`] (`pthread_mutex_*`, `pthread_cond_*`); their return codes are converted
 //! in [`cvt`].
+//!
+//! **Where to start:** read `specs/sysv-shm.md` §2–3, then write the wrappers of [`sysv_shm`]
+//! (§2.6) and Part 1, `svshm-demo`, in [`demo`] (§3.2: `write`). `make grade A=sysv-shm` shows
+//! what passes so far.
 
 pub mod cli;
 pub mod counter;
