@@ -172,12 +172,27 @@ impl Drop for Made {
     }
 }
 
+/// A copy of the grader the student can run wherever the kit lives (a clone under `/root`
+/// is out of other users' reach), in a folder removed when it is dropped.
+fn reachable_grader() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::copy(
+        assert_cmd::cargo::cargo_bin("grader"),
+        dir.path().join("grader"),
+    )
+    .unwrap();
+    dir
+}
+
 /// `grader doctor ARGS` run as the student: its exit status and stdout.
 fn doctor(args: &[&str]) -> (i32, String) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("grader"));
+    let copy = reachable_grader();
+    let mut cmd = std::process::Command::new(copy.path().join("grader"));
     cmd.arg("doctor")
         .args(args)
-        .current_dir(common::kit())
+        .current_dir(copy.path())
         .stdin(Stdio::null())
         .uid(STUDENT)
         .gid(STUDENT);
