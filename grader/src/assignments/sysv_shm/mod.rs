@@ -820,15 +820,40 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
         Some(None) => {}
     }
     if let Some(first) = problems.first() {
-        return Err(Failure::new(format!("header field: {first}"))
-            .detail(format!("ALL PROBLEMS:\n    {}", problems.join("\n    ")))
-            .detail(
-                "HINT: overlay a #[repr(C)] struct and assert its offsets with \
-                     offset_of! against the table of spec §5.2; initialise the mutex with the \
-                     attributes §5.2 lists; place byte i of the stream at ring offset \
-                     i % DATA_SIZE.",
-            )
-            .command(&prod));
+        // The hint for what went wrong: the fields, the mutex's attributes, or the ring.
+        let about = |words: &[&str]| {
+            problems
+                .iter()
+                .any(|p| words.iter().any(|w| p.starts_with(w)))
+        };
+        let mut hints = Vec::new();
+        if about(&[
+            "segment",
+            "ready",
+            "flags",
+            "data_size",
+            "written",
+            "read ",
+            "producer",
+            "consumer",
+        ]) {
+            hints.push(
+                "overlay a #[repr(C)] struct and assert its offsets with offset_of! against the \
+                 table of spec §5.2",
+            );
+        }
+        if about(&["mutex"]) {
+            hints.push("initialise the mutex with the attributes §5.2 lists");
+        }
+        if about(&["the ring", "byte "]) {
+            hints.push("place byte i of the stream at ring offset i % DATA_SIZE");
+        }
+        let mut failure = Failure::new(format!("header field: {first}"))
+            .detail(format!("ALL PROBLEMS:\n    {}", problems.join("\n    ")));
+        if !hints.is_empty() {
+            failure = failure.detail(format!("HINT: {}.", hints.join("; ")));
+        }
+        return Err(failure.command(&prod));
     }
     expect::exit_code(&prod, 0)?;
     expect::exit_code(&cons, 0)?;
