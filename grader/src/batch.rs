@@ -466,18 +466,19 @@ pub fn read_row(json: &Path) -> Row {
 /// Writes one row per submission, a column per assignment, the total, the maximum, and an
 /// error column.
 fn write_csv(path: &Path, rows: &BTreeMap<String, Row>) -> Result<()> {
+    // In the order the grader reports them (its results list checks assignment by
+    // assignment), then any other.
     let assignments: Vec<String> = {
-        let mut names: Vec<String> = rows
+        let mut names: Vec<String> = Vec::new();
+        let reported = rows
             .values()
-            .flat_map(|r| r.by_assignment.keys().cloned())
-            .collect();
-        names.sort_by_key(|n| {
-            crate::assignments::names()
-                .iter()
-                .position(|a| a == n)
-                .unwrap_or(usize::MAX)
-        });
-        names.dedup();
+            .flat_map(|r| r.checks.iter().map(|c| &c.assignment));
+        let scored = rows.values().flat_map(|r| r.by_assignment.keys());
+        for name in reported.chain(scored) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
         names
     };
     let mut w =

@@ -374,3 +374,8 @@ impl Ctx {
         self.runs.into_inner()
     }
 }
+
+/// Fails unless `ok`; a convenience for checks.
+pub fn ensure(ok: bool, failure: impl FnOnce() -> Failure) -> Result<(), Failure> {
+    if ok { Ok(()) } else { Err(failure()) }
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::build::{BuildError, Programs, Staged};
-use crate::check::{Assignment, Ctx, Failure};
+use crate::check::{Assignment, Ctx};
 use crate::confine::{Limits, Sandbox};
 use crate::isolation::{self, Isolation};
 use crate::leaks::Snapshot;
@@ -51,6 +51,25 @@ pub struct CheckResult {
     pub verdict: Verdict,
     /// Whether it ran: false for a check left out because the grading was interrupted.
     pub ran: bool,
+    /// Who sees it (its assignment declares it).
+    pub visibility: crate::check::Visibility,
+}
+
+impl CheckResult {
+    /// The result of `check` with `verdict`, its time limit `limit` (scaled), no time taken.
+    pub fn new(check: &crate::check::Check, limit: Duration, verdict: Verdict) -> CheckResult {
+        CheckResult {
+            name: check.name.into(),
+            max_score: check.points,
+            lesson: check.lesson.into(),
+            about: check.about.into(),
+            limit,
+            elapsed: Duration::ZERO,
+            verdict,
+            ran: true,
+            visibility: check.visibility,
+        }
+    }
 }
 
 /// One graded assignment.
@@ -60,6 +79,8 @@ pub struct AssignmentResult {
     pub name: String,
     /// Its title.
     pub title: String,
+    /// Its Cargo package (how to build it alone).
+    pub package: String,
     /// Why it did not build, if it did not.
     pub build_error: Option<BuildError>,
     /// Its checks.
@@ -135,19 +156,17 @@ pub fn selected<'a>(assignment: &'a Assignment, options: &Options) -> Vec<&'a cr
 /// The result of a check left out by an interruption.
 fn not_run(check: &crate::check::Check, options: &Options) -> CheckResult {
     CheckResult {
-        name: check.name.into(),
-        max_score: check.points,
-        lesson: check.lesson.into(),
-        about: check.about.into(),
-        limit: scaled(check.limit, options.time_scale),
-        elapsed: Duration::ZERO,
-        verdict: Verdict {
-            status: Status::Fail,
-            score: 0,
-            reason: NOT_RUN.into(),
-            details: String::new(),
-        },
         ran: false,
+        ..CheckResult::new(
+            check,
+            scaled(check.limit, options.time_scale),
+            Verdict {
+                status: Status::Fail,
+                score: 0,
+                reason: NOT_RUN.into(),
+                details: String::new(),
+            },
+        )
     }
 }
 
@@ -160,6 +179,7 @@ pub fn not_graded(
     let mut result = AssignmentResult {
         name: assignment.name.into(),
         title: assignment.title.into(),
+        package: assignment.package.into(),
         build_error: None,
         checks: Vec::new(),
     };
@@ -220,6 +240,7 @@ fn grade_steps(
     let mut result = AssignmentResult {
         name: assignment.name.into(),
         title: assignment.title.into(),
+        package: assignment.package.into(),
         build_error: None,
         checks: Vec::new(),
     };
@@ -272,20 +293,14 @@ fn grade_steps(
         Err(error) => {
             result.checks = selected
                 .iter()
-                .map(|c| CheckResult {
-                    name: c.name.into(),
-                    max_score: c.points,
-                    lesson: c.lesson.into(),
-                    about: c.about.into(),
-                    limit: scaled(c.limit, options.time_scale),
-                    elapsed: Duration::ZERO,
-                    verdict: Verdict {
+                .map(|c| {
+                    let verdict = Verdict {
                         status: Status::BuildFailed,
                         score: 0,
                         reason: format!("did not build: {}", error.reason),
                         details: String::new(),
-                    },
-                    ran: true,
+                    };
+                    CheckResult::new(c, scaled(c.limit, options.time_scale), verdict)
                 })
                 .collect();
             result.build_error = Some(error);
@@ -412,14 +427,8 @@ fn run_check(
         verdict.details.push_str(&crate::message::strays(&strays));
     }
     CheckResult {
-        name: check.name.into(),
-        max_score: check.points,
-        lesson: check.lesson.into(),
-        about: check.about.into(),
-        limit,
         elapsed: started.elapsed(),
-        verdict,
-        ran: true,
+        ..CheckResult::new(check, limit, verdict)
     }
 }
 
@@ -470,31 +479,21 @@ fn combine(mut runs: Vec<CheckResult>) -> CheckResult {
 }
 
 fn grader_error(check: &crate::check::Check, limit: Duration, reason: String) -> CheckResult {
-    CheckResult {
-        name: check.name.into(),
-        max_score: check.points,
-        lesson: check.lesson.into(),
-        about: check.about.into(),
+    CheckResult::new(
+        check,
         limit,
-        elapsed: Duration::ZERO,
-        verdict: Verdict {
+        Verdict {
             status: Status::GraderError,
             score: 0,
             reason,
             details: String::new(),
         },
-        ran: true,
-    }
+    )
 }
 
 /// `d` multiplied by the time scale.
 pub fn scaled(d: Duration, scale: f64) -> Duration {
     d.mul_f64(scale.max(0.01))
-}
-
-/// Fails unless `ok`; a convenience for checks.
-pub fn ensure(ok: bool, failure: impl FnOnce() -> Failure) -> Result<(), Failure> {
-    if ok { Ok(()) } else { Err(failure()) }
 }
 
 /// The default work folder: `target/ipc-lab` of the kit's own workspace.
@@ -518,6 +517,7 @@ mod tests {
             about: String::new(),
             limit: Duration::from_secs(5),
             elapsed: Duration::ZERO,
+            visibility: Default::default(),
             verdict: Verdict {
                 status,
                 score: if status.passed() { 2 } else { 0 },

@@ -23,8 +23,3 @@ pub fn extend(all: &mut [Assignment]) {
     #[cfg(not(feature = "instructor"))]
     let _ = all;
 }
-
-/// Whether this grader was built with the hidden checks.
-pub fn included() -> bool {
-    cfg!(feature = "instructor")
-}

@@ -41,11 +41,9 @@ impl Report {
     /// Points earned and available in the checks a student sees (hidden ones left out).
     fn visible_score(&self) -> (u32, u32) {
         let visible = || {
-            self.assignments.iter().flat_map(|a| {
-                a.checks
-                    .iter()
-                    .filter(|c| visibility(&a.name, &c.name).is_visible())
-            })
+            self.assignments
+                .iter()
+                .flat_map(|a| a.checks.iter().filter(|c| c.visibility.is_visible()))
         };
         (
             visible().map(|c| c.verdict.score).sum(),
@@ -169,7 +167,7 @@ impl Report {
                         },
                         output: output.trim().to_string(),
                         tags: vec![a.name.clone()],
-                        visibility: visibility(&a.name, &c.name),
+                        visibility: c.visibility,
                         extra_data: ExtraData {
                             assignment: a.name.clone(),
                             check: c.name.clone(),
@@ -257,21 +255,16 @@ pub fn section_start(a: &AssignmentResult, implementation: &str, style: &Style) 
     }
     out.push_str(&format!(
         "  To see it again: {}\n",
-        reproduce(implementation, &a.name)
+        reproduce(implementation, &a.name, &a.package)
     ));
     out
 }
 
 /// The command that builds one assignment of `implementation` as the grader does.
-fn reproduce(implementation: &str, assignment: &str) -> String {
+fn reproduce(implementation: &str, assignment: &str, package: &str) -> String {
     let dir = crate::run::shell_quote(implementation);
     let dir_has = |name: &str| std::path::Path::new(implementation).join(name).exists();
     let cargo = dir_has("Cargo.toml") || !dir_has("Makefile");
-    let package = crate::assignments::all()
-        .iter()
-        .find(|a| a.name == assignment)
-        .map(|a| a.package.to_string())
-        .unwrap_or_else(|| assignment.to_string());
     if cargo {
         format!("cd {dir} && cargo build --release -p {package}")
     } else {
@@ -295,7 +288,7 @@ pub fn row(assignment: &str, c: &CheckResult, width: usize, style: &Style) -> St
     } else {
         format!("  {}", message::escape(&v.reason))
     };
-    let mark = visibility(assignment, &c.name).mark();
+    let mark = c.visibility.mark();
     if !mark.is_empty() {
         why = format!("  {mark}{why}");
     }
@@ -469,27 +462,6 @@ impl LastRun {
         }
         format!("Since the last run: {}.", parts.join(", "))
     }
-}
-
-/// Who sees a check's result, as its assignment declares it (visible for a check this grader
-/// does not know).
-pub fn visibility(assignment: &str, check: &str) -> Visibility {
-    use std::collections::BTreeMap;
-    static ALL: std::sync::OnceLock<BTreeMap<(String, String), Visibility>> =
-        std::sync::OnceLock::new();
-    let all = ALL.get_or_init(|| {
-        crate::assignments::all()
-            .iter()
-            .flat_map(|a| {
-                a.checks
-                    .iter()
-                    .map(|c| ((a.name.to_string(), c.name.to_string()), c.visibility))
-            })
-            .collect()
-    });
-    all.get(&(assignment.to_string(), check.to_string()))
-        .copied()
-        .unwrap_or_default()
 }
 
 fn round3(x: f64) -> f64 {
@@ -725,6 +697,7 @@ mod tests {
                     details: details.into(),
                 },
                 ran: true,
+                visibility: Visibility::Visible,
             };
         let checks = vec![
             check("passes", 2, Status::Pass, 2, "", ""),
@@ -781,6 +754,7 @@ mod tests {
             assignments: vec![crate::grade::AssignmentResult {
                 name: "pipes".into(),
                 title: "Pipes".into(),
+                package: "pipes".into(),
                 build_error: None,
                 checks,
             }],
@@ -789,11 +763,11 @@ mod tests {
 
     /// A hidden check is marked in the table and hidden in results.json, and the summary line
     /// students see counts only the visible checks.
-    #[cfg(feature = "instructor")]
     #[test]
     fn hidden_checks_are_marked() {
         let mut report = sample();
         report.assignments[0].checks[0].name = "many-stages".into();
+        report.assignments[0].checks[0].visibility = Visibility::Hidden;
         assert!(report.human(false).contains("many-stages  [hidden]"));
         let json = serde_json::to_value(report.gradescope()).unwrap();
         assert_eq!(json["tests"][0]["visibility"], "hidden");

@@ -10,9 +10,9 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::check::ensure;
 use crate::check::{Assignment, Check, Ctx, Failure, Tool};
 use crate::expect;
-use crate::grade::ensure;
 use crate::run::{Finished, Input, Output, Running};
 use crate::stream::Stream;
 

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::check::ensure;
 use crate::check::{Assignment, Check, Ctx, Failure};
 use crate::expect;
 use crate::faults::Faults;
-use crate::grade::ensure;
 use crate::run::{self, Finished, Input, Output, Running, Spec};
 use crate::stream::{self, Stream};
 

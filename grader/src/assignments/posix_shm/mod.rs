@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::check::ensure;
 use crate::check::{Assignment, Check, Ctx, Failure, Tool};
 use crate::expect;
-use crate::grade::ensure;
 use crate::leaks::{DEV_SHM, unique_name};
 use crate::message;
 use crate::run::{Finished, Input, Output, Running};

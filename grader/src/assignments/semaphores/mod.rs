@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::check::ensure;
 use crate::check::{Assignment, Check, Ctx, Failure, Tool};
 use crate::expect;
-use crate::grade::ensure;
 use crate::leaks::{self, Object, Snapshot};
 use crate::message;
 use crate::run::{Finished, Output, Running, Spec};

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::check::ensure;
 use crate::check::{Assignment, Check, Ctx, Failure};
 use crate::expect;
-use crate::grade::ensure;
 use crate::run::{Finished, Input, Output, Running, Spec};
 use crate::stream::{Generator, Stream};
 
