@@ -1,8 +1,6 @@
 //! The grader's sentences for people: status words, the shape of reasons and details, and the
 //! escaping that keeps a program's output from playing tricks on a terminal or a report.
 
-use crate::outcome::Status;
-
 /// Indents text as a block of a report, escaping control characters, at most 40 lines.
 pub fn block(text: &str) -> String {
     const MAX_LINES: usize = 40;
@@ -58,21 +56,6 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 /// characters other than tab).
 pub fn is_plain(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|s| escape(s) == s)
-}
-
-/// The fixed-width status word of the table.
-pub fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "PASS",
-        Status::Fail => "FAIL",
-        Status::NotImplemented => "TODO",
-        Status::Timeout => "TIMEOUT",
-        Status::Crash => "CRASH",
-        Status::Leak => "LEAK",
-        Status::FailLeak => "FAIL+LEAK",
-        Status::BuildFailed => "NO BUILD",
-        Status::GraderError => "ERROR",
-    }
 }
 
 /// "timed out after 5 s".

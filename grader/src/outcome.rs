@@ -33,6 +33,21 @@ pub enum Status {
 }
 
 impl Status {
+    /// The fixed-width status word of the table.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::NotImplemented => "TODO",
+            Status::Timeout => "TIMEOUT",
+            Status::Crash => "CRASH",
+            Status::Leak => "LEAK",
+            Status::FailLeak => "FAIL+LEAK",
+            Status::BuildFailed => "NO BUILD",
+            Status::GraderError => "ERROR",
+        }
+    }
+
     /// Whether the check earned its points (all, or all but the cleanup points).
     pub fn passed(self) -> bool {
         matches!(self, Status::Pass | Status::Leak)

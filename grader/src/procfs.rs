@@ -250,13 +250,6 @@ pub fn parse_io(text: &str) -> Option<Io> {
     })
 }
 
-/// Waits (until `deadline`) for `run` to exit, and reads its `/proc/PID/io` before it is
-/// reaped: the bytes it moved through `read` and `write` in its whole life.
-pub fn io_at_exit(run: &crate::run::Running, deadline: Instant) -> Option<Io> {
-    poll_until(deadline, || run.has_exited());
-    io(run.pid())
-}
-
 /// One line of `/proc/PID/maps`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {

@@ -131,7 +131,7 @@ impl Report {
                     "Start here: {} / {} ({}) — read {section}{lesson}; then `make grade A={} ONLY={}`",
                     a.name,
                     c.name,
-                    message::status_word(c.verdict.status),
+                    c.verdict.status.word(),
                     a.name,
                     c.name
                 ));
@@ -299,11 +299,7 @@ pub fn row(assignment: &str, c: &CheckResult, width: usize, style: &Style) -> St
     {
         why = format!("  {}{why}", paint_code(change, "1", style));
     }
-    let word = if c.ran {
-        message::status_word(v.status)
-    } else {
-        "NOT RUN"
-    };
+    let word = if c.ran { v.status.word() } else { "NOT RUN" };
     let pad = " ".repeat(9usize.saturating_sub(word.len()));
     out.push_str(&format!(
         "  {}{pad} {:>2}/{:<2} {:<width$}{why}{time}\n",
@@ -394,10 +390,7 @@ impl LastRun {
         for a in &report.assignments {
             let checks = next.statuses.entry(a.name.clone()).or_default();
             for c in a.checks.iter().filter(|c| c.ran) {
-                checks.insert(
-                    c.name.clone(),
-                    message::status_word(c.verdict.status).to_string(),
-                );
+                checks.insert(c.name.clone(), c.verdict.status.word().to_string());
             }
         }
         next
@@ -592,7 +585,7 @@ impl Report {
                             _ => "fail",
                         },
                         "score": v.score,
-                        "message": format!("{} {}", message::status_word(v.status), message::escape(&v.reason)).trim().to_string(),
+                        "message": format!("{} {}", v.status.word(), message::escape(&v.reason)).trim().to_string(),
                         "test_code": format!("make grade A={} ONLY={}", a.name, c.name),
                         "execution_time": format!("{:.2}s", c.elapsed.as_secs_f64()),
                     })
@@ -633,7 +626,7 @@ impl Report {
                 let reason = message::escape(&v.reason).replace('|', "\\|");
                 out.push_str(&format!(
                     "| {} | {}/{} | `{}` | {} |\n",
-                    message::status_word(v.status),
+                    v.status.word(),
                     v.score,
                     c.max_score,
                     c.name,
@@ -664,7 +657,7 @@ impl Report {
                             "::error title={}/{} ({})::{}",
                             a.name,
                             c.name,
-                            message::status_word(v.status),
+                            v.status.word(),
                             encode(&message::escape(&v.reason))
                         )
                     })

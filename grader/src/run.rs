@@ -627,6 +627,13 @@ impl Running {
         let _ = killpg(Pid::from_raw(self.pid()), signal);
     }
 
+    /// Waits (until `deadline`) for the process to exit, and reads its `/proc/PID/io` before
+    /// it is reaped: the bytes it moved through `read` and `write` in its whole life.
+    pub fn io_at_exit(&self, deadline: Instant) -> Option<crate::procfs::Io> {
+        crate::procfs::poll_until(deadline, || self.has_exited());
+        crate::procfs::io(self.pid())
+    }
+
     /// Whether the process has exited (it is not reaped yet).
     pub fn has_exited(&self) -> bool {
         sys::wait_readable(&self.pidfd, Duration::ZERO).unwrap_or(true)

@@ -806,8 +806,8 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
     poll_until(ctx.limit() / 4, &[&recv], || chan.exists());
     let send = ctx.spawn(ctx.cmd("pshm-send", args).stdin(Input::Stream(stream)))?;
     let deadline = Instant::now() + ctx.limit() / 2;
-    let sio = crate::procfs::io_at_exit(&send, deadline);
-    let rio = crate::procfs::io_at_exit(&recv, deadline);
+    let sio = send.io_at_exit(deadline);
+    let rio = recv.io_at_exit(deadline);
     let sent = ctx.wait(send);
     let received = ctx.wait(recv);
     expect::stream_matched(&received)?;

@@ -985,8 +985,8 @@ fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
     wait_segment(ctx, &key, &cons);
     let prod = ctx.spawn(side(ctx, "svshm-producer", &key, d, &[]).stdin(Input::Stream(input)))?;
     let deadline = Instant::now() + ctx.limit() / 2;
-    let prod_io = crate::procfs::io_at_exit(&prod, deadline);
-    let cons_io = crate::procfs::io_at_exit(&cons, deadline);
+    let prod_io = prod.io_at_exit(deadline);
+    let cons_io = cons.io_at_exit(deadline);
     let prod = ctx.wait(prod);
     let cons = ctx.wait(cons);
     expect::stream_matched(&cons)?;
