@@ -260,33 +260,21 @@ fn grade_steps(
     }
     let sealed = programs.seal(true, namespaces);
     if let Err(e) = opened.and(sealed) {
-        result.checks = selected
-            .iter()
-            .map(|c| {
-                let limit = scaled(c.limit, options.time_scale);
-                grader_error(
-                    c,
-                    limit,
-                    format!("cannot protect the programs' folder: {e}"),
-                )
-            })
-            .collect();
+        result.checks = all_grader_errors(
+            &selected,
+            options,
+            &format!("cannot protect the programs' folder: {e}"),
+        );
         return (result, false);
     }
     let bins = match built {
         Ok(bins) => bins,
         Err(error) if error.grader_side => {
-            result.checks = selected
-                .iter()
-                .map(|c| {
-                    let limit = scaled(c.limit, options.time_scale);
-                    grader_error(
-                        c,
-                        limit,
-                        format!("the grader could not build: {}", error.reason),
-                    )
-                })
-                .collect();
+            result.checks = all_grader_errors(
+                &selected,
+                options,
+                &format!("the grader could not build: {}", error.reason),
+            );
             result.build_error = Some(error);
             return (result, false);
         }
@@ -314,13 +302,8 @@ fn grade_steps(
     let scratch = match tempfile::Builder::new().prefix("ipclab-grading-").tempdir() {
         Ok(dir) => dir,
         Err(e) => {
-            result.checks = selected
-                .iter()
-                .map(|c| {
-                    let limit = scaled(c.limit, options.time_scale);
-                    grader_error(c, limit, format!("no temporary folder: {e}"))
-                })
-                .collect();
+            result.checks =
+                all_grader_errors(&selected, options, &format!("no temporary folder: {e}"));
             return (result, false);
         }
     };
@@ -476,6 +459,18 @@ fn combine(mut runs: Vec<CheckResult>) -> CheckResult {
         );
     }
     chosen
+}
+
+/// Every check of `selected` as the grader's error `reason` (it could not run any of them).
+fn all_grader_errors(
+    selected: &[&crate::check::Check],
+    options: &Options,
+    reason: &str,
+) -> Vec<CheckResult> {
+    selected
+        .iter()
+        .map(|c| grader_error(c, scaled(c.limit, options.time_scale), reason.to_string()))
+        .collect()
 }
 
 fn grader_error(check: &crate::check::Check, limit: Duration, reason: String) -> CheckResult {

@@ -362,21 +362,7 @@ impl LastRun {
         let canonical = implementation
             .canonicalize()
             .unwrap_or_else(|_| implementation.to_path_buf());
-        let name: String = canonical
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "root".into())
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let hash = crate::build::fnv(canonical.to_string_lossy().as_bytes()) as u32;
-        work.join(format!("last-run-{name}-{hash:08x}.json"))
+        work.join(format!("last-run-{}.json", crate::build::slug(&canonical)))
     }
 
     /// The last run kept at `path`, if any.

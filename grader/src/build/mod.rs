@@ -176,7 +176,7 @@ pub fn stage(submission: &Path, work: &Path, setup: BuildSetup) -> Result<Staged
 }
 
 /// A folder name for a submission: its last component and a hash of its full path.
-fn slug(path: &Path) -> String {
+pub fn slug(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
