@@ -53,12 +53,7 @@ fn a_hostile_submission_gets_a_verdict_and_leaves_nothing(
     #[case] verdicts: &[&str],
     #[case] without_isolation: bool,
 ) {
-    let modes: &[&str] = if without_isolation {
-        &["strict", "none"]
-    } else {
-        &["strict"]
-    };
-    for &mode in modes {
+    for &mode in modes(without_isolation) {
         let human = graded_clean(fixture, mode, &["eof-reaches-reader"], verdicts);
         if fixture == "write-outside" {
             // Only the shared temporary folders are open to it, and the grader cleans them.
@@ -317,12 +312,7 @@ fn the_sweep_after_a_check_leaves_nothing(
     #[case] verdicts: &[&str],
     #[case] without_isolation: bool,
 ) {
-    let modes: &[&str] = if without_isolation {
-        &["strict", "none"]
-    } else {
-        &["strict"]
-    };
-    for &mode in modes {
+    for &mode in modes(without_isolation) {
         // World-writable folders nested in /tmp, below one the sandbox user may only cross.
         let planted =
             Planted(std::env::temp_dir().join(format!("ipclab-sweep-{}", std::process::id())));
@@ -423,6 +413,15 @@ struct Planted(PathBuf);
 impl Drop for Planted {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The modes a fixture is graded in: full isolation, and none where that makes sense for it.
+fn modes(without_isolation: bool) -> &'static [&'static str] {
+    if without_isolation {
+        &["strict", "none"]
+    } else {
+        &["strict"]
     }
 }
 

@@ -284,11 +284,17 @@ fn start_server(ctx: &Ctx, path: &str) -> Result<Running, Failure> {
 }
 
 fn client_args(ctx: &Ctx, path: &str, command: &[&str]) -> Vec<String> {
+    client_args_within(ctx, path, CLIENT_MS, command)
+}
+
+/// A client's arguments: `--id`, a `--timeout` of `timeout_ms` (scaled), the key file,
+/// `command`.
+fn client_args_within(ctx: &Ctx, path: &str, timeout_ms: u64, command: &[&str]) -> Vec<String> {
     let mut args = vec![
         "--id".to_string(),
         ID_ARG.to_string(),
         "--timeout".to_string(),
-        ms(ctx, CLIENT_MS),
+        ms(ctx, timeout_ms),
         path.to_string(),
     ];
     args.extend(command.iter().map(|s| s.to_string()));
@@ -1364,14 +1370,7 @@ fn server_absent(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
     let bound = 300;
     for command in [&["sum", "1", "2"][..], &["session"][..]] {
-        let mut args = vec![
-            "--id".to_string(),
-            ID_ARG.to_string(),
-            "--timeout".to_string(),
-            ms(ctx, bound),
-            path.clone(),
-        ];
-        args.extend(command.iter().map(|s| s.to_string()));
+        let args = client_args_within(ctx, &path, bound, command);
         let run = ctx.run(
             ctx.cmd("msgq-client", args)
                 .stdin(Input::Bytes(b"sum 1 2\n".to_vec())),
@@ -1575,14 +1574,7 @@ fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
     server.signal_group(Signal::SIGKILL);
     ctx.wait(server);
     let bound = 300;
-    let mut args = vec![
-        "--id".to_string(),
-        ID_ARG.to_string(),
-        "--timeout".to_string(),
-        ms(ctx, bound),
-        path.clone(),
-    ];
-    args.extend(["sum", "1", "2"].map(String::from));
+    let args = client_args_within(ctx, &path, bound, &["sum", "1", "2"]);
     let run = ctx.run(ctx.cmd("msgq-client", args))?;
     // The killed server's queue is its leftover, not the client's: the client did not create
     // it and must leave it; the grader removes it (as `ipcrm -q` would).
