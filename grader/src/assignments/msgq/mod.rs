@@ -1320,47 +1320,67 @@ fn garbage_on_queue(ctx: &Ctx) -> Result<(), Failure> {
     }
 }
 
-/// Messages no reply may follow, then the kernel's accounting: once the server has taken
-/// them all and waits for more, the queue's last sender must still be the grader's client
-/// (a reply to pid 1 or 2 is typed as a request: the server would take it itself, and only
-/// `lspid` shows it was sent). Then the garbage answered with errors, and a plain `sum`.
+/// Messages no reply may follow, one at a time, each followed by the kernel's accounting:
+/// once the server has taken it and waits for more, the queue's last sender must still be
+/// the grader's client that sent it (a reply to pid 1 or 2 is typed as a request: the server
+/// would take it itself, and only `lspid` shows it was sent). One message a client, so that a
+/// reply cannot hide behind a later message of the same client. Then the garbage answered
+/// with errors, and a plain `sum`.
 fn garbage_served(ctx: &Ctx, path: &str, spid: i32) -> Result<(), Failure> {
-    let silent = ctx.spawn(ctx.tool(
-        PEER,
-        ["--id", ID_ARG, "garbage-silent", path, &ms(ctx, PEER_MS)],
-    ))?;
-    let gpid = silent.pid();
-    let run = ctx.wait(silent);
-    peer_ok(
-        &run,
-        "the grader's client, sending messages no reply may follow",
-    )?;
-    let taken = wait_for(ctx, || {
-        crate::procfs::gone(spid)
-            || (queue_row(path).is_some_and(|r| r.num("qnum") == 0) && in_msgrcv(spid))
-    });
-    let row = queue_row(path).unwrap_or_default();
-    ensure(taken && !crate::procfs::gone(spid), || {
-        Failure::new(format!(
-            "after 4 messages too short for a request and 4 requests from pids 0, 1, 2 and -5, \
-             the server did not go back to waiting in msgrcv with the queue empty ({} \
-             message(s) left)",
-            row.num("qnum")
-        ))
-    })?;
-    let last = row.num("lspid") as i32;
-    ensure(last == gpid, || {
-        Failure::new(format!(
-            "the server sent a message after requests it must discard (from pids 0, 1, 2 and \
-             -5, or too short): the queue's last sender is pid {last}, the server (pid {spid}), \
-             not the grader's client (pid {gpid})"
-        ))
-        .detail(
-            "HINT: a reply typed 1 or 2 is a request: the server would take its own reply \
-             back. Discard (one stderr line, no reply) every request whose pid is below 3, \
-             and every message too short for a header (specs/msgq.md §3.3, §5.3).",
-        )
-    })?;
+    const WHAT: [&str; peer::GARBAGE_SILENT as usize] = [
+        "a message of 0 bytes after its type",
+        "a message of 1 byte after its type",
+        "a message of 20 bytes after its type",
+        "a message of 39 bytes after its type",
+        "a request from pid 0",
+        "a request from pid 1",
+        "a request from pid 2",
+        "a request from pid -5",
+    ];
+    for (which, what) in WHAT.iter().enumerate() {
+        let silent = ctx.spawn(ctx.tool(
+            PEER,
+            [
+                "--id",
+                ID_ARG,
+                "garbage-silent",
+                path,
+                &ms(ctx, PEER_MS),
+                &which.to_string(),
+            ],
+        ))?;
+        let gpid = silent.pid();
+        let run = ctx.wait(silent);
+        peer_ok(
+            &run,
+            "the grader's client, sending a message no reply may follow",
+        )?;
+        let taken = wait_for(ctx, || {
+            crate::procfs::gone(spid)
+                || (queue_row(path).is_some_and(|r| r.num("qnum") == 0) && in_msgrcv(spid))
+        });
+        let row = queue_row(path).unwrap_or_default();
+        ensure(taken && !crate::procfs::gone(spid), || {
+            Failure::new(format!(
+                "after {what}, the server did not go back to waiting in msgrcv with the queue \
+                 empty ({} message(s) left)",
+                row.num("qnum")
+            ))
+        })?;
+        let last = row.num("lspid") as i32;
+        ensure(last == gpid, || {
+            Failure::new(format!(
+                "the server sent a message after {what}, which it must discard: the queue's \
+                 last sender is pid {last}, the server (pid {spid}), not the grader's client \
+                 (pid {gpid})"
+            ))
+            .detail(
+                "HINT: a reply typed 1 or 2 is a request: the server would take its own reply \
+                 back. Discard (one stderr line, no reply) every request whose pid is below 3, \
+                 and every message too short for a header (specs/msgq.md §3.3, §5.3).",
+            )
+        })?;
+    }
     let run = peer_run(ctx, "garbage", path, &[])?;
     peer_ok(&run, "after garbage")?;
     answered(ctx, path, &["sum", "1", "2"], 0, b"3\n").map(drop)

@@ -237,7 +237,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let result =
         Peer::open(Path::new(path), id, timeout).and_then(|mut peer| match mode.as_str() {
             "client-suite" => client_suite(&mut peer),
-            "garbage-silent" => garbage_silent(&mut peer),
+            "garbage-silent" => garbage_silent(&mut peer, n),
             "garbage" => garbage(&mut peer),
             "server" => server(&mut peer),
             "priority" => priority(&mut peer, n),
@@ -358,22 +358,28 @@ fn client_suite(p: &mut Peer) -> Outcome {
     p.send(&ack.encode(b""))
 }
 
-/// Messages no reply may follow: too short for a header, and a pid below 3 (a reply typed 1
-/// or 2 would be a request, taken by the server itself). Whether the server sent anything is
-/// for the check to see in the queue's accounting once the server has taken them all.
-fn garbage_silent(p: &mut Peer) -> Outcome {
+/// How many messages `garbage-silent` knows: four too short for a header, four requests from
+/// pids below 3.
+pub const GARBAGE_SILENT: u64 = 8;
+
+/// Message `which` of those no reply may follow: too short for a header (0–3), or a request
+/// from pid 0, 1, 2 or -5 (4–7; a reply typed 1 or 2 would be a request, taken by the server
+/// itself). One message a run, so that whether the server sent anything after it is for the
+/// check to see in the queue's accounting once the server has taken it.
+fn garbage_silent(p: &mut Peer, which: u64) -> Outcome {
     let base = u64::from(p.pid as u32) << 32;
-    for short in [0usize, 1, 20, 39] {
+    let (shorts, pids) = ([0usize, 1, 20, 39], [0, 1, 2, -5]);
+    if let Some(&short) = shorts.get(which as usize) {
         let mut m = 2i64.to_le_bytes().to_vec();
         m.extend(std::iter::repeat_n(0xA5u8, short));
-        p.send(&m)?;
+        return p.send(&m);
     }
-    for pid in [0, 1, 2, -5] {
-        let mut r = p.request(false, OP_SUM, base + 100);
-        (r.pid_or_status, r.a, r.b) = (pid, 1, 2);
-        p.send(&r.encode(b""))?;
-    }
-    Ok(())
+    let Some(&pid) = pids.get(which as usize - shorts.len()) else {
+        return Err((2, format!("no garbage message {which}")));
+    };
+    let mut r = p.request(false, OP_SUM, base + 100 + which);
+    (r.pid_or_status, r.a, r.b) = (pid, 1, 2);
+    p.send(&r.encode(b""))
 }
 
 fn garbage(p: &mut Peer) -> Outcome {
