@@ -304,9 +304,27 @@ impl Ctx {
         self.seed
     }
 
-    /// The instructor's time scale (1.0 by default): multiply every time bound by it.
+    /// The instructor's time scale (1.0 by default). Checks do not use it directly: every
+    /// bound goes through [`Ctx::loosen`], [`Ctx::at_most`] or [`Ctx::at_least`].
     pub fn scale(&self) -> f64 {
         self.scale
+    }
+
+    /// A time allowed to a program, stretched by the instructor's time scale.
+    pub fn loosen(&self, allowed: Duration) -> Duration {
+        allowed.mul_f64(self.scale)
+    }
+
+    /// An upper bound on a measured ratio (a program's time over a probe's), stretched by the
+    /// time scale: a slower machine allows a larger ratio.
+    pub fn at_most(&self, ratio: f64) -> f64 {
+        ratio * self.scale
+    }
+
+    /// A lower bound on a measured ratio (a program's rate over a probe's), stretched by the
+    /// time scale: a slower machine allows a smaller ratio.
+    pub fn at_least(&self, ratio: f64) -> f64 {
+        ratio / self.scale
     }
 
     /// When the check's time is up: runs still going then are ended.
