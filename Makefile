@@ -41,8 +41,15 @@ GRADE_FLAGS := $(foreach a,$(subst $(comma), ,$(A)),-a $(a)) $(foreach o,$(subst
 
 .PHONY: grade doctor check-solution starter test lint bench bench-programs validate-grader student-release gradescope lint-workflows
 
+# Under sudo, cargo is usually not on root's PATH (sudo's secure_path): say how to keep it.
+# What a grading as root builds under target/ is handed back to the user sudo ran for, so
+# that a later `make grade` without sudo can still write there.
+NEED_CARGO = @command -v cargo >/dev/null || { echo "cargo: not found$(if $(SUDO_UID),: sudo resets PATH; run: sudo -E env \"PATH=\$$PATH\" make $@)"; exit 1; }
+GIVE_BACK = $(if $(SUDO_UID),chown -R $(SUDO_UID):$(SUDO_GID) target 2>/dev/null || true,:)
+
 grade:
-	$(GRADER) grade $(IMPL) $(GRADE_FLAGS)
+	$(NEED_CARGO)
+	@status=0; $(GRADER) grade $(IMPL) $(GRADE_FLAGS) || status=$$?; $(GIVE_BACK); exit $$status
 
 # What this machine lacks for grading and the IPC objects you left behind (`grader doctor`).
 # It removes nothing unless CLEAN=1, and then asks first (YES=1: without asking). Without cargo
