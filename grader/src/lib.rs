@@ -28,6 +28,7 @@ pub mod run;
 pub mod sandbox;
 pub mod starter;
 pub mod stream;
+pub mod stuck;
 mod sys;
 pub mod users;
 #[cfg(feature = "instructor")]
