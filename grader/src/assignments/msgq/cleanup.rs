@@ -124,7 +124,7 @@ fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
         let _ = ffi::msg_remove(id);
     }
     expect::exit_code(&run, 3)?;
-    let allowed = Duration::from_millis(bound + 500).mul_f64(ctx.scale());
+    let allowed = ctx.loosen(Duration::from_millis(bound + 500));
     ensure(run.wall <= allowed, || {
         Failure::new(format!(
             "the client gave up after {} ms, allowed {} ms",

@@ -96,7 +96,7 @@ fn session_line_by_line(ctx: &Ctx, path: &str) -> Result<(), Failure> {
             .map(|b| b.iter().filter(|&&c| c == b'\n').count())
             .unwrap_or(0)
     };
-    let wait = Duration::from_millis(2000).mul_f64(ctx.scale());
+    let wait = ctx.loosen(Duration::from_millis(2000));
     for (i, (line, _)) in SLOW_LINES.iter().enumerate() {
         std::thread::sleep(Duration::from_millis(30));
         if let Some(pipe) = running.stdin() {

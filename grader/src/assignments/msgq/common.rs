@@ -45,10 +45,11 @@ pub(super) fn key_file(ctx: &Ctx) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// `ms` milliseconds loosened by the time scale, for a command line: rounded to the nearest
+/// millisecond, at least 1.
 pub(super) fn ms(ctx: &Ctx, ms: u64) -> String {
-    ((ms as f64 * ctx.scale()).round() as u64)
-        .max(1)
-        .to_string()
+    let loosened = ctx.loosen(Duration::from_millis(ms));
+    ((loosened.as_micros() + 500) / 1000).max(1).to_string()
 }
 
 pub(super) fn start_server(ctx: &Ctx, path: &str) -> Result<Running, Failure> {

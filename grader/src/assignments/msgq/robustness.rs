@@ -134,7 +134,7 @@ fn server_absent(ctx: &Ctx) -> Result<(), Failure> {
         expect::exit_code(&run, 3)?;
         expect::stdout_empty(&run)?;
         expect::stderr_starts(&run, "msgq-client: ")?;
-        let allowed = Duration::from_millis(bound + 500).mul_f64(ctx.scale());
+        let allowed = ctx.loosen(Duration::from_millis(bound + 500));
         ensure(run.wall <= allowed, || {
             Failure::new(format!(
                 "the client gave up after {} ms, allowed {} ms (--timeout {bound} + 500)",

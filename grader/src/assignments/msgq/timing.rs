@@ -99,7 +99,7 @@ fn round_trip_latency(ctx: &Ctx) -> Result<(), Failure> {
     let probe = best_round_trips(ctx, n, false)?;
     let student = best_round_trips(ctx, n, true)?;
     let ratio = student.as_secs_f64() / probe.as_secs_f64().max(1e-6);
-    let allowed = 4.0 * ctx.scale();
+    let allowed = ctx.at_most(4.0);
     let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
     ensure(ratio <= allowed, || {
         Failure::new(format!(
@@ -159,7 +159,7 @@ fn bulk_throughput(ctx: &Ctx) -> Result<(), Failure> {
             best_put = best_put.min(run.wall);
         }
         let ratio = best_put.as_secs_f64() / best_cat.as_secs_f64().max(1e-6);
-        let allowed = BOUND * ctx.scale();
+        let allowed = ctx.at_most(BOUND);
         let mibs = |d: Duration| 64.0 / d.as_secs_f64().max(1e-6);
         ensure(ratio <= allowed, || {
             Failure::new(format!(
