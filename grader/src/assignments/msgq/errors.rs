@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::common::*;
-use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
+use crate::shapes::{self, Created, UsageCase, UsageRule};
 
 /// This family's checks, in the spec's order.
 pub(super) fn checks() -> Vec<Check> {
@@ -30,6 +30,8 @@ pub(super) fn checks() -> Vec<Check> {
     ]
 }
 
+/// Each malformed command line: exit 2, stderr `PROGRAM: usage:…`, nothing on stdout, and no
+/// IPC object created (the queue least of all).
 fn usage_errors(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
     let p = path.as_str();
@@ -44,18 +46,16 @@ fn usage_errors(ctx: &Ctx) -> Result<(), Failure> {
         ("msgq-client", vec![p, "put", "0"]),
         ("msgq-client", vec!["--urgent", p, "frobnicate"]),
     ];
-    for (bin, args) in cases {
-        let run = ctx.run(ctx.cmd(bin, args))?;
-        expect::exit_code(&run, 2)?;
-        expect::stderr_starts(&run, &format!("{bin}: usage:"))?;
-        expect::stdout_empty(&run)?;
-        ensure(queue_of(p).is_none(), || {
-            Failure::new("a malformed command line created the queue")
-                .detail("HINT: parse the whole command line before ftok and msgget.")
-                .command(&run)
-        })?;
-    }
-    Ok(())
+    let rule = UsageRule::new()
+        .exit(2)
+        .stderr_starts("{program}: usage:")
+        .stdout_empty()
+        .nothing_created(
+            Created::anywhere("a malformed command line created the queue")
+                .detail("HINT: parse the whole command line before ftok and msgget."),
+        );
+    let cases = cases.map(|(bin, args)| UsageCase::new(bin, args));
+    shapes::usage_errors(ctx, &rule, &cases)
 }
 
 fn missing_key_path(ctx: &Ctx) -> Result<(), Failure> {
