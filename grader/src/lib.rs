@@ -26,6 +26,7 @@ pub mod procfs;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod shapes;
 pub mod starter;
 pub mod stream;
 pub mod stuck;

@@ -1,12 +1,15 @@
 //! The SysV calls the `msgq` checks and their helper tools make that `nix` does not wrap:
 //! `ftok`, `msgget`, `msgsnd`, `msgrcv`, `msgctl(IPC_STAT)` and `setitimer` for bounded
-//! waits. Each `unsafe` block is one call long. (Candidates for `grader/src/sys.rs`.)
+//! waits, and SysV segments attached for a transfer. Each `unsafe` block is one call long. No
+//! safe function hands out memory it cannot vouch for: an attached segment's bytes are
+//! borrowed from the guard that detaches it. (Candidates for `grader/src/sys.rs`.)
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 /// Size of `mtype`, a C `long`.
@@ -141,54 +144,98 @@ pub fn bounded<T>(deadline: Instant, mut call: impl FnMut() -> io::Result<T>) ->
     }
 }
 
-/// A segment attached read-only by id (the server side of a transfer).
-pub fn attach_readonly(id: i32) -> io::Result<(*const u8, usize)> {
-    // SAFETY: an all-zero `shmid_ds` is a valid value of this plain C struct.
-    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
-    // SAFETY: `ds` is a live, writable `shmid_ds`.
-    cvt(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) }.into())?;
-    // SAFETY: attaching read-only at an address the kernel chooses.
-    let addr = unsafe { libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY) };
-    if addr as isize == -1 {
-        return Err(io::Error::last_os_error());
+/// One attachment of a SysV segment to this process, `len` bytes at `addr`; detached when
+/// dropped, so that no borrow of its bytes outlives it.
+struct Attachment {
+    addr: NonNull<u8>,
+    len: usize,
+}
+
+impl Attachment {
+    /// `shmat(id, NULL, flags)`, the kernel choosing the address, of a segment of `len` bytes.
+    fn new(id: i32, flags: libc::c_int, len: usize) -> io::Result<Attachment> {
+        // SAFETY: attaching at an address the kernel chooses maps new pages and touches none
+        // of this process's memory.
+        let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
+        if addr as isize == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let addr = NonNull::new(addr.cast()).ok_or(io::ErrorKind::InvalidData)?;
+        Ok(Attachment { addr, len })
     }
-    Ok((addr.cast(), ds.shm_segsz))
 }
 
-/// The first `n` bytes of a segment attached by [`attach_readonly`].
-pub fn segment_bytes<'a>(addr: *const u8, n: usize) -> &'a [u8] {
-    // SAFETY: the caller passes an address from `attach_readonly`, still attached, and `n`
-    // no larger than the segment's size; the peer does not write while it waits for "ok".
-    unsafe { std::slice::from_raw_parts(addr, n) }
-}
-
-/// Detaches a segment attached by [`attach_readonly`].
-pub fn detach(addr: *const u8) {
-    // SAFETY: `addr` was returned by `shmat` and is detached once.
-    unsafe { libc::shmdt(addr.cast()) };
-}
-
-/// A fresh `IPC_PRIVATE` segment of `size` bytes, attached read-write and at once marked for
-/// removal (the client side of a transfer, spec §2.4): its id and address.
-pub fn create_private(size: usize) -> io::Result<(i32, *mut u8)> {
-    // SAFETY: shmget takes no pointers.
-    let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
-    if id == -1 {
-        return Err(io::Error::last_os_error());
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        // SAFETY: `addr` was returned by `shmat` and is detached here only, once; no borrow
+        // of the bytes outlives `self`.
+        unsafe { libc::shmdt(self.addr.as_ptr().cast()) };
     }
-    // SAFETY: attaching read-write at an address the kernel chooses.
-    let addr = unsafe { libc::shmat(id, std::ptr::null(), 0) };
-    // SAFETY: IPC_RMID takes no buffer; the segment lives on while attached.
-    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-    if addr as isize == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((id, addr.cast()))
 }
 
-/// The `n` bytes of a segment made by [`create_private`], to fill.
-pub fn segment_bytes_mut<'a>(addr: *mut u8, n: usize) -> &'a mut [u8] {
-    // SAFETY: the caller passes an address from `create_private`, still attached, and `n`
-    // no larger than the segment's size; the server reads it only between "ready" and "ok".
-    unsafe { std::slice::from_raw_parts_mut(addr, n) }
+/// A segment attached read-only by id (the server side of a transfer), detached on drop.
+pub struct ReadOnlySegment {
+    at: Attachment,
+}
+
+impl ReadOnlySegment {
+    /// Attaches segment `id` with `SHM_RDONLY`; its length is the segment's size.
+    pub fn attach(id: i32) -> io::Result<ReadOnlySegment> {
+        // SAFETY: an all-zero `shmid_ds` is a valid value of this plain C struct.
+        let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: `ds` is a live, writable `shmid_ds`.
+        cvt(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) }.into())?;
+        let at = Attachment::new(id, libc::SHM_RDONLY, ds.shm_segsz)?;
+        Ok(ReadOnlySegment { at })
+    }
+
+    /// The segment's size in bytes.
+    pub fn len(&self) -> usize {
+        self.at.len
+    }
+
+    /// The segment's bytes, for as long as it stays attached.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `len` bytes at `addr` are mapped readable while `self.at` lives, which the
+        // borrow of `self` guarantees. Every byte value is a valid `u8`; a peer that writes
+        // the segment while it is read (against the protocol: it waits for "ok") changes what
+        // is read, never whether it may be read.
+        unsafe { std::slice::from_raw_parts(self.at.addr.as_ptr(), self.at.len) }
+    }
+}
+
+/// A fresh `IPC_PRIVATE` segment attached read-write and at once marked for removal (the
+/// client side of a transfer, spec §2.4): the kernel destroys it once every attachment is
+/// gone. Detached on drop.
+pub struct PrivateSegment {
+    id: i32,
+    at: Attachment,
+}
+
+impl PrivateSegment {
+    /// A segment of `size` bytes.
+    pub fn create(size: usize) -> io::Result<PrivateSegment> {
+        // SAFETY: shmget takes no pointers.
+        let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
+        if id == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let at = Attachment::new(id, 0, size);
+        // SAFETY: IPC_RMID takes no buffer; the segment lives on while attached.
+        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        Ok(PrivateSegment { id, at: at? })
+    }
+
+    /// Its id, for the server to attach.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// The segment's bytes, to fill, for as long as it stays attached.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: `len` bytes at `addr` are mapped read-write while `self.at` lives, which the
+        // exclusive borrow of `self` guarantees, and no other slice of this process covers
+        // them. The server only reads them, between "ready" and "ok".
+        unsafe { std::slice::from_raw_parts_mut(self.at.addr.as_ptr(), self.at.len) }
+    }
 }

@@ -259,8 +259,9 @@ pub fn main(args: &[String]) -> ExitCode {
 /// compared to the byte, the server's count and CRC against the grader's own.
 fn put(p: &mut Peer, size: u64) -> Outcome {
     use std::io::Read;
-    let (id, addr) = ffi::create_private(size as usize)
+    let mut segment = ffi::PrivateSegment::create(size as usize)
         .map_err(|e| (2, format!("shmget of {size} bytes: {e}")))?;
+    let id = segment.id();
     let seq = (u64::from(p.pid as u32) << 32) + 77;
     let mut r = p.request(false, OP_PUT, seq);
     (r.a, r.b) = (i64::from(id), size as i64);
@@ -269,7 +270,7 @@ fn put(p: &mut Peer, size: u64) -> Outcome {
     let (mut total, mut crc) = (0i64, 0u32);
     let mut stdin = std::io::stdin().lock();
     loop {
-        let room = ffi::segment_bytes_mut(addr, size as usize);
+        let room = segment.as_mut_slice();
         let mut n = 0;
         while n < room.len() {
             match stdin.read(&mut room[n..]) {
@@ -586,14 +587,13 @@ fn transfer(p: &mut Peer, h: &Header, to: &Header) -> Outcome {
     let Ok(id) = i32::try_from(h.a) else {
         return Err(mismatch(format!("PUT: segment id {} out of range", h.a)));
     };
-    let (addr, size) = ffi::attach_readonly(id)
+    let segment = ffi::ReadOnlySegment::attach(id)
         .map_err(|e| mismatch(format!("PUT: cannot attach segment {id}: {e}")))?;
-    let result = rounds(p, h, to, addr, size);
-    ffi::detach(addr);
-    result
+    rounds(p, h, to, &segment)
 }
 
-fn rounds(p: &mut Peer, h: &Header, to: &Header, addr: *const u8, size: usize) -> Outcome {
+fn rounds(p: &mut Peer, h: &Header, to: &Header, segment: &ffi::ReadOnlySegment) -> Outcome {
+    let size = segment.len();
     if h.b <= 0 || size < h.b as usize {
         return Err(mismatch(format!(
             "PUT: b = {} but the segment holds {size} bytes",
@@ -619,7 +619,7 @@ fn rounds(p: &mut Peer, h: &Header, to: &Header, addr: *const u8, size: usize) -
                 describe(&want.encode(b""), &m)
             )));
         }
-        crc = crc32(crc, ffi::segment_bytes(addr, d.a as usize));
+        crc = crc32(crc, &segment.as_slice()[..d.a as usize]);
         total += d.a;
         let ok = Header {
             op: OP_DATA,
