@@ -259,15 +259,10 @@ pub(super) fn ms(d: Duration) -> String {
 }
 
 /// CPU share of a process that waited `STALL` for a peer started late: fails above the bound.
-pub(super) fn stall_cpu(
-    runs: &[&Finished],
-    what: &str,
-    procs: &Procs,
-    scale: f64,
-) -> Result<(), Failure> {
+pub(super) fn stall_cpu(runs: &[&Finished], what: &str, procs: &Procs) -> Result<(), Failure> {
     let cpu: Duration = runs.iter().map(|r| r.cpu).sum();
     let waited: Duration = runs.iter().map(|r| r.wall).sum();
-    let allowed = (STALL_CPU_SHARE * scale).min(0.9);
+    let allowed = procs.ctx.at_most(STALL_CPU_SHARE).min(0.9);
     let share = cpu.as_secs_f64() / waited.as_secs_f64().max(1e-6);
     ensure(share <= allowed, || {
         Failure::new(format!(

@@ -196,7 +196,7 @@ fn pingpong_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
         }
         procs.kill(killed);
         let killed_at = Instant::now();
-        let allowed = (Duration::from_millis(PEER_TIMEOUT_MS) + PEER_GRACE).mul_f64(ctx.scale());
+        let allowed = ctx.loosen(Duration::from_millis(PEER_TIMEOUT_MS) + PEER_GRACE);
         let in_time = procs.wait_until(survivor, killed_at + allowed);
         procs.wait(killed);
         let run = procs.finished[survivor].clone().expect("waited");
@@ -250,7 +250,6 @@ fn pingpong_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
             &[&runs[a]],
             &format!("{first}, for {} until {second} started", ms(runs[a].wall)),
             &procs,
-            ctx.scale(),
         )?;
     }
     Ok(())
@@ -331,7 +330,7 @@ fn probe_pair(ctx: &Ctx, rounds: u64, give_up: Duration) -> Result<Duration, Fai
 fn pingpong_latency(ctx: &Ctx) -> Result<(), Failure> {
     const ROUNDS: u64 = 5_000;
     const TRIES: usize = 3;
-    let allowed = LATENCY_RATIO * ctx.scale();
+    let allowed = ctx.at_most(LATENCY_RATIO);
     // The probe's own time limit: a share of the check's (which the time scale already
     // stretches), far above the tens of milliseconds it takes on an idle machine, so that a
     // loaded machine slows it without failing it.

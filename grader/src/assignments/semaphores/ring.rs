@@ -173,7 +173,7 @@ fn ring_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
     let victim = 1;
     procs.kill(victim);
     let killed_at = Instant::now();
-    let allowed = (Duration::from_millis(PEER_TIMEOUT_MS) + PEER_GRACE).mul_f64(ctx.scale());
+    let allowed = ctx.loosen(Duration::from_millis(PEER_TIMEOUT_MS) + PEER_GRACE);
     let mut late = Vec::new();
     for i in (0..K as usize).filter(|&i| i != victim) {
         if !procs.wait_until(i, killed_at + allowed) {

@@ -75,7 +75,6 @@ fn no_spin_ring(ctx: &Ctx) -> Result<(), Failure> {
             ms(STALL)
         ),
         &procs,
-        ctx.scale(),
     )
 }
 
