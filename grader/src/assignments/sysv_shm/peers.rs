@@ -95,7 +95,7 @@ fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
     };
     expect::exit_code(&survivor, 3)?;
     expect::stderr_starts(&survivor, &format!("{program}: "))?;
-    let limit = Duration::from_secs(3).mul_f64(ctx.scale());
+    let limit = ctx.loosen(Duration::from_secs(3));
     ensure(took <= limit, || {
         Failure::new(format!(
             "the {who} gave up {} ms after its peer was killed (allowed: {} ms)",
@@ -153,7 +153,7 @@ fn transfer_peer_absent(ctx: &Ctx) -> Result<(), Failure> {
         ("a consumer alone", "svshm-consumer", ctx.wait(alone)),
     ];
     let took = started.elapsed();
-    let limit = Duration::from_secs(2).mul_f64(ctx.scale());
+    let limit = ctx.loosen(Duration::from_secs(2));
     for (case, program, run) in &runs {
         error_run(run, program, 3).map_err(in_case(case))?;
         ensure(run.wall <= limit, || {

@@ -51,7 +51,7 @@ fn cpu_over(pid: i32, window: Duration) -> Option<Duration> {
 
 fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let window = Duration::from_millis(800);
-    let allowed = (window / 10 + Duration::from_millis(20)).mul_f64(ctx.scale());
+    let allowed = ctx.loosen(window / 10 + Duration::from_millis(20));
     let busy = |who: &str, used: Duration, why: &str| {
         Failure::new(format!(
             "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms, a tenth of the \
@@ -164,7 +164,7 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
         best = best.min(took);
     }
     let rate = len as f64 / best.as_secs_f64().max(1e-9);
-    let bound = 0.1 / ctx.scale();
+    let bound = ctx.at_least(0.1);
     let mibs = |r: f64| r / MIB as f64;
     ensure(rate >= bound * probe, || {
         Failure::new(format!(
