@@ -13,7 +13,7 @@ use crate::expect;
 use crate::run::{Finished, Running};
 use crate::stream::{Generator, Stream};
 
-use super::shm::Mapped;
+use super::shm::Attachment;
 
 pub(super) const MIB: u64 = 1024 * 1024;
 
@@ -179,8 +179,8 @@ pub(super) fn error_run(run: &Finished, program: &str, code: i32) -> Result<(), 
 }
 
 /// Attaches the segment of `key` read-only to read its header (then detach before any kill).
-pub(super) fn look(key: &Key) -> Option<(Segment, Mapped)> {
+pub(super) fn look(key: &Key) -> Option<(Segment, Attachment)> {
     let seg = segment(key.key)?;
-    let m = Mapped::attach(seg.id, seg.size as usize, true).ok()?;
+    let m = Attachment::attach(seg.id, true).ok()?;
     Some((seg, m))
 }

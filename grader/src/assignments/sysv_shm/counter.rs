@@ -7,7 +7,7 @@ use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
 
-use super::shm::{self, Mapped};
+use super::shm::{self, Attachment};
 
 use super::common::{error_run, in_case, new_key, segment};
 
@@ -82,9 +82,10 @@ fn counter_exists(ctx: &Ctx) -> Result<(), Failure> {
             shm::give(id, uid, gid)
                 .map_err(|e| Failure::new(format!("grader: cannot hand its segment over: {e}")))?;
         }
-        Mapped::attach(id, 48, false)
+        Attachment::attach(id, false)
             .map_err(|e| Failure::new(format!("grader: cannot attach its segment: {e}")))?
-            .write(0, &marker);
+            .write(0, &marker)
+            .map_err(|e| Failure::new(format!("grader: cannot write its segment: {e}")))?;
         let mut args = key.args();
         args.extend(["2".to_string(), "1000".to_string()]);
         let run = ctx.run(ctx.cmd("svshm-counter", args))?;
@@ -92,7 +93,7 @@ fn counter_exists(ctx: &Ctx) -> Result<(), Failure> {
         let after = segment(key.key);
         let contents = after
             .filter(|s| s.id == id)
-            .and_then(|_| Mapped::attach(id, 48, true).ok())
+            .and_then(|_| Attachment::attach(id, true).ok())
             .map(|m| m.read(0, 48));
         ensure(contents.as_deref() == Some(&marker[..]), || {
             let what = match (after, contents) {
