@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
-use crate::leaks::Snapshot;
+use crate::leaks::{Object, Snapshot};
 use crate::run::{Finished, Spec};
 use crate::sys::IpcKind;
 
@@ -71,18 +71,56 @@ fn mutex_finish(ctx: &Ctx, key: &str, expected: u64, what: &str) -> Result<(), F
         .map_err(|f| f.detail(format!("HINT: {what}")))
 }
 
+/// The set and segment `init` makes for `key` (`ftok(KEYPATH, 'M')`, spec §4.1) live until
+/// `finish` removes them. When a part of a check that runs `init` fails, the grader removes
+/// what is still there of that key before it reports the failure: the check returned before
+/// its `finish` (or after a `finish` already judged wrong), so those objects are not counted
+/// as the program's leak on top of the failure. Whether `finish` removes both is what
+/// `mutex-cleanup` judges, on its own runs. A failure to remove is said in the details.
+fn removing_on_failure<T>(key: &str, result: Result<T, Failure>) -> Result<T, Failure> {
+    let Err(failure) = result else {
+        return result;
+    };
+    let mine = match probe::ftok(key, b'M') {
+        Ok(k) => i64::from(k),
+        Err(e) => {
+            return Err(failure.detail(format!(
+                "(the grader could not remove the set and segment of this KEYPATH: ftok: {e})"
+            )));
+        }
+    };
+    let mut failure = failure;
+    for object in Snapshot::take().objects() {
+        if let Object::SysV {
+            kind: IpcKind::Sem | IpcKind::Shm,
+            key,
+            ..
+        } = object
+            && *key == mine
+            && let Err(e) = object.remove()
+        {
+            failure = failure.detail(format!("(the grader could not remove {object}: {e})"));
+        }
+    }
+    Err(failure)
+}
+
 fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
     let key = fresh_key(ctx)?;
-    mutex_init(ctx, &key)?;
+    removing_on_failure(&key, mutex_exact_on(ctx, &key))
+}
+
+fn mutex_exact_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
+    mutex_init(ctx, key)?;
     let mut procs = Procs::new(ctx, "out")?;
     for _ in 0..4 {
-        procs.start(mutex_spec(ctx, &["add", &key, "25000"]))?;
+        procs.start(mutex_spec(ctx, &["add", key, "25000"]))?;
     }
     let runs = procs.wait_all();
     all_ok(&runs, &procs)?;
     // Every take/give pair carries SEM_UNDO (spec §4.3): once the adds have exited, nobody
     // holds the semaphore and nothing is left to undo, so it is back at init's 1.
-    let value = probe::sysv_value(&key, b'M', 0);
+    let value = probe::sysv_value(key, b'M', 0);
     ensure(matches!(value, Ok(1)), || {
         Failure::new(format!(
             "after the 4 adds exited the semaphore of ftok(KEYPATH, 'M') was {}, expected 1",
@@ -100,7 +138,7 @@ fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
     })?;
     mutex_finish(
         ctx,
-        &key,
+        key,
         100_000,
         "4 × add 25000 ran at once: every increment must happen with the semaphore taken, \
          and the semaphore must start at 1 (one holder at a time).",
@@ -109,9 +147,13 @@ fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
 
 fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
     let key = fresh_key(ctx)?;
-    mutex_init(ctx, &key)?;
+    removing_on_failure(&key, mutex_sem_undo_on(ctx, &key))
+}
+
+fn mutex_sem_undo_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
+    mutex_init(ctx, key)?;
     let mut procs = Procs::new(ctx, "out")?;
-    let holder = procs.start(mutex_spec(ctx, &["add", &key, "5", "--hold-ms", "60000"]))?;
+    let holder = procs.start(mutex_spec(ctx, &["add", key, "5", "--hold-ms", "60000"]))?;
     let holding = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
         procs.output() == "holding\n" || procs.exited(holder)
     });
@@ -126,11 +168,11 @@ fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
     }
     let a = procs.start(mutex_spec(
         ctx,
-        &["add", &key, "1000", "--timeout-ms", "2000"],
+        &["add", key, "1000", "--timeout-ms", "2000"],
     ))?;
     let b = procs.start(mutex_spec(
         ctx,
-        &["add", &key, "1000", "--timeout-ms", "2000"],
+        &["add", key, "1000", "--timeout-ms", "2000"],
     ))?;
     // Let both reach their wait (asleep in the kernel) before the holder dies.
     crate::procfs::poll_until(Instant::now() + Duration::from_millis(500), || {
@@ -151,7 +193,7 @@ fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
     }
     mutex_finish(
         ctx,
-        &key,
+        key,
         2000,
         "the killed holder had not incremented; the two adds of 1000 had to complete.",
     )
@@ -161,19 +203,7 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let kinds = [IpcKind::Sem, IpcKind::Shm];
     let before = Snapshot::take();
     let key = fresh_key(ctx)?;
-    mutex_init(ctx, &key)?;
-    let run = mutex_run(ctx, &["add", &key, "10"])?;
-    expect::exit_code(&run, 0)?;
-    // init again: exit 1, and what exists is left alone (finish still prints 10).
-    let run = mutex_run(ctx, &["init", &key])?;
-    gave_up(&run, 1, "sem-mutex")
-        .map_err(|f| f.detail("(init on a key whose set and segment exist)"))?;
-    mutex_finish(
-        ctx,
-        &key,
-        10,
-        "a second init must fail and leave the existing objects alone",
-    )?;
+    let run = removing_on_failure(&key, init_twice(ctx, &key))?;
     let left = describe(&sysv_added(&before, &kinds));
     ensure(left.is_empty(), || {
         Failure::new("finish left SysV objects behind")
@@ -213,4 +243,22 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
         gave_up(&run, 1, "sem-mutex").map_err(|f| f.detail("(no init was run for this key)"))?;
     }
     Ok(())
+}
+
+/// mutex-cleanup's first part: init, add 10, init again (exit 1, and what exists is left alone:
+/// finish still prints 10); the second init's run.
+fn init_twice(ctx: &Ctx, key: &str) -> Result<Finished, Failure> {
+    mutex_init(ctx, key)?;
+    let run = mutex_run(ctx, &["add", key, "10"])?;
+    expect::exit_code(&run, 0)?;
+    let run = mutex_run(ctx, &["init", key])?;
+    gave_up(&run, 1, "sem-mutex")
+        .map_err(|f| f.detail("(init on a key whose set and segment exist)"))?;
+    mutex_finish(
+        ctx,
+        key,
+        10,
+        "a second init must fail and leave the existing objects alone",
+    )?;
+    Ok(run)
 }
