@@ -72,11 +72,12 @@ fn mutex_finish(ctx: &Ctx, key: &str, expected: u64, what: &str) -> Result<(), F
 }
 
 /// The set and segment `init` makes for `key` (`ftok(KEYPATH, 'M')`, spec §4.1) live until
-/// `finish` removes them. When a part of a check that runs `init` fails, the grader removes
+/// `finish` removes them. When a check fails after a successful `init`, the grader removes
 /// what is still there of that key before it reports the failure: the check returned before
 /// its `finish` (or after a `finish` already judged wrong), so those objects are not counted
 /// as the program's leak on top of the failure. Whether `finish` removes both is what
-/// `mutex-cleanup` judges, on its own runs. A failure to remove is said in the details.
+/// `mutex-cleanup` judges, on its own runs; what a failing `init` leaves stays counted. A
+/// failure to remove is said in the failure's details.
 fn removing_on_failure<T>(key: &str, result: Result<T, Failure>) -> Result<T, Failure> {
     let Err(failure) = result else {
         return result;
@@ -107,11 +108,12 @@ fn removing_on_failure<T>(key: &str, result: Result<T, Failure>) -> Result<T, Fa
 
 fn mutex_exact(ctx: &Ctx) -> Result<(), Failure> {
     let key = fresh_key(ctx)?;
+    mutex_init(ctx, &key)?;
     removing_on_failure(&key, mutex_exact_on(ctx, &key))
 }
 
+/// mutex-exact once `init` has succeeded.
 fn mutex_exact_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
-    mutex_init(ctx, key)?;
     let mut procs = Procs::new(ctx, "out")?;
     for _ in 0..4 {
         procs.start(mutex_spec(ctx, &["add", key, "25000"]))?;
@@ -147,11 +149,12 @@ fn mutex_exact_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
 
 fn mutex_sem_undo(ctx: &Ctx) -> Result<(), Failure> {
     let key = fresh_key(ctx)?;
+    mutex_init(ctx, &key)?;
     removing_on_failure(&key, mutex_sem_undo_on(ctx, &key))
 }
 
+/// mutex-sem-undo once `init` has succeeded.
 fn mutex_sem_undo_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
-    mutex_init(ctx, key)?;
     let mut procs = Procs::new(ctx, "out")?;
     let holder = procs.start(mutex_spec(ctx, &["add", key, "5", "--hold-ms", "60000"]))?;
     let holding = crate::procfs::poll_until(Instant::now() + ctx.limit() / 4, || {
@@ -203,6 +206,7 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let kinds = [IpcKind::Sem, IpcKind::Shm];
     let before = Snapshot::take();
     let key = fresh_key(ctx)?;
+    mutex_init(ctx, &key)?;
     let run = removing_on_failure(&key, init_twice(ctx, &key))?;
     let left = describe(&sysv_added(&before, &kinds));
     ensure(left.is_empty(), || {
@@ -245,10 +249,9 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// mutex-cleanup's first part: init, add 10, init again (exit 1, and what exists is left alone:
-/// finish still prints 10); the second init's run.
+/// mutex-cleanup's first part once `init` has succeeded: add 10, init again (exit 1, and what
+/// exists is left alone: finish still prints 10); the second init's run.
 fn init_twice(ctx: &Ctx, key: &str) -> Result<Finished, Failure> {
-    mutex_init(ctx, key)?;
     let run = mutex_run(ctx, &["add", key, "10"])?;
     expect::exit_code(&run, 0)?;
     let run = mutex_run(ctx, &["init", key])?;
