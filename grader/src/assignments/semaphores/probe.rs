@@ -108,15 +108,21 @@ pub fn main(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The value of semaphore `num` of the SysV set of `ftok(path, proj)`, as the kernel holds it
-/// (`semctl(GETVAL)`): what the grader reads of a student's set between runs.
-pub fn sysv_value(path: &str, proj: u8, num: i32) -> std::io::Result<i32> {
+/// `ftok(path, proj)`: the SysV key a program makes of its KEYPATH.
+pub fn ftok(path: &str, proj: u8) -> std::io::Result<i32> {
     let path = CString::new(path)?;
     // SAFETY: `path` is NUL-terminated and outlives the call.
     let key = unsafe { libc::ftok(path.as_ptr(), i32::from(proj)) };
     if key == -1 {
         return Err(std::io::Error::last_os_error());
     }
+    Ok(key)
+}
+
+/// The value of semaphore `num` of the SysV set of `ftok(path, proj)`, as the kernel holds it
+/// (`semctl(GETVAL)`): what the grader reads of a student's set between runs.
+pub fn sysv_value(path: &str, proj: u8, num: i32) -> std::io::Result<i32> {
+    let key = ftok(path, proj)?;
     // SAFETY: semget takes no pointers.
     let id = unsafe { libc::semget(key, 0, 0) };
     if id == -1 {

@@ -1,0 +1,194 @@
+//! The transfer's use of time: a waiting side uses almost no CPU, and 256 MiB move at a fair
+//! share of the grader's own memcpy rate.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::check::ensure;
+use crate::check::{Check, Ctx, Failure};
+use crate::expect;
+use crate::run::{Input, Output};
+use crate::stream::Stream;
+
+use super::common::{MIB, TRANSFER_HINT, any_exited, look, new_key, proc_stat};
+use super::transfer::{pair, side, wait_attached, wait_segment};
+
+/// The checks of this family, in the spec's order.
+pub(super) fn checks() -> Vec<Check> {
+    let secs = Duration::from_secs;
+    vec![
+        Check::new(
+            "transfer-no-busy-wait",
+            6,
+            "a side waiting for its peer uses almost no CPU",
+            transfer_no_busy_wait,
+        )
+        .limit(secs(10))
+        .lesson("§13"),
+        Check::new(
+            "transfer-throughput",
+            6,
+            "256 MiB through a 16 MiB ring at a fair share of the grader's memcpy rate",
+            transfer_throughput,
+        )
+        .limit(secs(30))
+        .lesson("§6, §9")
+        .on_timeout(TRANSFER_HINT),
+    ]
+}
+
+/// The CPU used by `pid` over `window` (`/proc/PID/stat` utime + stime); `None` if `pid`
+/// ended. Nothing of the grader competes for a CPU meanwhile: a process that polls, even one
+/// that yields its CPU between polls, gets a CPU of its own and uses it.
+fn cpu_over(pid: i32, window: Duration) -> Option<Duration> {
+    let before = proc_stat(pid);
+    std::thread::sleep(window);
+    let after = proc_stat(pid);
+    Some(after?.1.saturating_sub(before?.1))
+}
+
+fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
+    let window = Duration::from_millis(800);
+    let allowed = ctx.loosen(window / 10 + Duration::from_millis(20));
+    let busy = |who: &str, used: Duration, why: &str| {
+        Failure::new(format!(
+            "the {who} used {} ms of CPU in {} ms while {why} (allowed: {} ms, a tenth of the \
+             window plus 20 ms)",
+            used.as_millis(),
+            window.as_millis(),
+            allowed.as_millis(),
+        ))
+        .detail(
+            "HINT: wait in pthread_cond_timedwait (waking at most every 100 ms), never in \
+                 a loop that polls the header, not even one that unlocks and yields the CPU \
+                 between polls (spec §5.4, lesson §13).",
+        )
+    };
+    // 1. A consumer whose producer has no input yet.
+    let key = new_key(ctx)?;
+    let cons = ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]))?;
+    let mut prod = ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Held))?;
+    wait_attached(ctx, &key, 2, &[&cons, &prod]);
+    let used = cpu_over(cons.pid(), window);
+    if let Some(pipe) = prod.stdin() {
+        let _ = pipe.write_all(b"data");
+    }
+    prod.close_stdin();
+    let prod = ctx.wait(prod);
+    let cons = ctx.wait(cons);
+    expect::exit_code(&prod, 0)?;
+    expect::exit_code(&cons, 0)?;
+    expect::stdout_is(&cons, b"data")?;
+    let used = used.ok_or_else(|| {
+        Failure::new("the consumer exited while the grader measured its CPU time").command(&cons)
+    })?;
+    ensure(used <= allowed, || {
+        busy("consumer", used, "its producer waited for input").command(&cons)
+    })?;
+    // 2. A producer whose consumer is stopped, on a full ring.
+    let key = new_key(ctx)?;
+    let len = 4 * 4096;
+    let input = Stream::new(ctx.seed() ^ 0xb5, len);
+    let mut cons =
+        ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).stdout(Output::Compare(input)))?;
+    wait_segment(ctx, &key, &cons);
+    cons.signal_group(Signal::SIGSTOP);
+    let prod =
+        ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Stream(input)))?;
+    let ppid = prod.pid();
+    // The ring is full once the producer sleeps with `written` at 4096.
+    crate::procfs::poll_for(ctx.limit() / 4, || {
+        look(&key).is_some_and(|(_, m)| m.u64_at(16) == 4096)
+            && proc_stat(ppid).is_some_and(|(s, _)| s == 'S')
+            || any_exited(&[&cons, &prod])
+    });
+    let used = cpu_over(ppid, window);
+    cons.signal_group(Signal::SIGCONT);
+    let prod = ctx.wait(prod);
+    let cons = ctx.wait(cons);
+    expect::stream_matched(&cons)?;
+    expect::exit_code(&prod, 0)?;
+    expect::exit_code(&cons, 0)?;
+    let used = used.ok_or_else(|| {
+        Failure::new("the producer exited while the grader measured its CPU time").command(&prod)
+    })?;
+    ensure(used <= allowed, || {
+        busy(
+            "producer",
+            used,
+            "its consumer was stopped and the ring full",
+        )
+        .command(&prod)
+    })
+}
+
+fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
+    // A small transfer first: a program that cannot move 4 KiB fails here, quickly.
+    pair(ctx, 4096, 4096, true, &[])?;
+    let len = 256 * MIB;
+    let file = crate::probe::TempFile(ctx.dir().join("input"));
+    {
+        let mut f = std::fs::File::create(&file.0)
+            .map_err(|e| Failure::new(format!("grader: cannot create the input file: {e}")))?;
+        Stream::new(ctx.seed() ^ 0x7b, len)
+            .write_to(&mut f)
+            .map_err(|e| Failure::new(format!("grader: cannot write the input file: {e}")))?;
+    }
+    let open = |path: &std::path::Path, write: bool| {
+        std::fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .open(path)
+            .map_err(|e| Failure::new(format!("grader: cannot open {}: {e}", path.display())))
+    };
+    let probe = crate::probe::memcpy_bandwidth();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let key = new_key(ctx)?;
+        let started = Instant::now();
+        let cons = ctx.spawn(
+            side(ctx, "svshm-consumer", &key, 16 * MIB, &[])
+                .stdout(Output::File(open(std::path::Path::new("/dev/null"), true)?)),
+        )?;
+        let prod = ctx.spawn(
+            side(ctx, "svshm-producer", &key, 16 * MIB, &[])
+                .stdin(Input::File(open(&file.0, false)?)),
+        )?;
+        let prod = ctx.wait(prod);
+        let cons = ctx.wait(cons);
+        let took = started.elapsed();
+        expect::exit_code(&prod, 0)?;
+        expect::exit_code(&cons, 0)?;
+        best = best.min(took);
+    }
+    let rate = len as f64 / best.as_secs_f64().max(1e-9);
+    let bound = ctx.at_least(0.1);
+    let mibs = |r: f64| r / MIB as f64;
+    ensure(rate >= bound * probe, || {
+        Failure::new(format!(
+            "the transfer moved {:.0} MiB/s, {:.0} % of the grader's memcpy rate (needed: {:.0} %)",
+            mibs(rate),
+            100.0 * rate / probe,
+            100.0 * bound
+        ))
+        .detail(format!(
+            "MEASURED (best of 3):\n    transfer, 256 MiB, DATA_SIZE 16 MiB: {:.0} MiB/s\n    \
+             grader's memcpy: {:.0} MiB/s",
+            mibs(rate),
+            mibs(probe)
+        ))
+        .detail(
+            "HINT: read stdin straight into the ring and write straight from it, in rounds \
+                 of up to 1 MiB, holding the mutex only for the header (spec §5.4, §5.8).",
+        )
+    })?;
+    ctx.note(format!(
+        "the transfer moved {:.0} MiB/s, {:.0} % of the grader's memcpy rate (needed {:.0} %)",
+        mibs(rate),
+        100.0 * rate / probe,
+        100.0 * bound
+    ));
+    Ok(())
+}
