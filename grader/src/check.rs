@@ -175,8 +175,11 @@ impl Failure {
         }
     }
 
-    /// Adds a paragraph of details.
+    /// Adds a paragraph of details (an empty one adds nothing).
     pub fn detail(mut self, text: impl AsRef<str>) -> Failure {
+        if text.as_ref().trim().is_empty() {
+            return self;
+        }
         if !self.details.is_empty() {
             self.details.push('\n');
         }

@@ -3,14 +3,10 @@
 
 use std::time::Duration;
 
-use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
-use crate::expect;
-use crate::leaks::Snapshot;
-use crate::message;
-use crate::sys::IpcKind;
+use crate::shapes::{self, Created, UsageCase, UsageRule};
 
-use super::common::{describe, fresh_key, fresh_name, gave_up, sysv_added};
+use super::common::{fresh_key, fresh_name, gave_up};
 
 /// The checks of this family, in the spec's order.
 pub(super) fn checks() -> Vec<Check> {
@@ -28,8 +24,6 @@ pub(super) fn checks() -> Vec<Check> {
 }
 
 fn bad_input(ctx: &Ctx) -> Result<(), Failure> {
-    let before = Snapshot::take();
-    let shm_before: Vec<String> = crate::procfs::dev_shm_entries();
     let key = fresh_key(ctx)?;
     let name = fresh_name();
     let k = key.as_str();
@@ -78,42 +72,34 @@ fn bad_input(ctx: &Ctx) -> Result<(), Failure> {
         ("sem-mutex", with_t(&["add", k, "0"])),
         ("sem-mutex", with_t(&["add", k, "1000001"])),
     ];
-    for (program, args) in cases {
-        let run = ctx.run(ctx.cmd(program, args))?;
-        let usage = match program {
-            "sem-pingpong" => "usage: sem-pingpong ping|pong NAME ROUNDS [--timeout-ms MS]",
-            "sem-ring" => "usage: sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]",
-            _ => {
-                "usage: sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]"
-            }
-        };
-        let hint = "HINT: spec §1.1 gives every range; a usage error exits 2 with `PROGRAM: message` \
-                    and the usage line on stderr, before any IPC object is touched.";
-        expect::exit_code(&run, 2).map_err(|f| f.detail(hint))?;
-        expect::stderr_starts(&run, &format!("{program}: ")).map_err(|f| f.detail(hint))?;
-        ensure(run.stderr.text().lines().any(|l| l == usage), || {
-            Failure::new("the usage line is missing from stderr")
-                .detail(format!("EXPECTED A LINE:\n{}", message::block(usage)))
-                .detail(format!("STDERR:\n{}", message::block(&run.stderr.text())))
-                .command(&run)
-        })?;
-        expect::stdout_empty(&run)?;
-        let mut left = describe(&sysv_added(
-            &before,
-            &[IpcKind::Sem, IpcKind::Shm, IpcKind::Msg],
-        ));
-        left.extend(
-            crate::procfs::dev_shm_entries()
-                .into_iter()
-                .filter(|e| !shm_before.contains(e)),
-        );
-        ensure(left.is_empty(), || {
-            Failure::new("a rejected command line created IPC objects")
-                .detail(format!("CREATED:\n    {}", left.join("\n    ")))
-                .command(&run)
-                .detail(hint)
-        })?;
-    }
+    let hint = "HINT: spec §1.1 gives every range; a usage error exits 2 with `PROGRAM: message` \
+                and the usage line on stderr, before any IPC object is touched.";
+    let rule = UsageRule::new()
+        .usage(
+            "sem-pingpong",
+            "usage: sem-pingpong ping|pong NAME ROUNDS [--timeout-ms MS]",
+        )
+        .usage(
+            "sem-ring",
+            "usage: sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]",
+        )
+        .usage(
+            "sem-mutex",
+            "usage: sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]",
+        )
+        .exit(2)
+        .hinted(hint)
+        .stderr_starts("{program}: ")
+        .hinted(hint)
+        .usage_line()
+        .stdout_empty()
+        .nothing_created(Created::anywhere("a rejected command line created IPC objects").listed())
+        .hinted(hint);
+    let cases: Vec<UsageCase> = cases
+        .into_iter()
+        .map(|(program, args)| UsageCase::new(program, args))
+        .collect();
+    shapes::usage_errors(ctx, &rule, &cases)?;
     // A KEYPATH that does not exist is a runtime failure, not a usage error.
     let missing = ctx
         .dir()
