@@ -6,6 +6,7 @@ use crate::check::Assignment;
 pub mod msgq;
 pub mod pipes;
 pub mod posix_shm;
+pub mod seg_pool;
 pub mod semaphores;
 pub mod sysv_shm;
 
@@ -17,6 +18,7 @@ pub fn all() -> Vec<Assignment> {
         sysv_shm::assignment(),
         posix_shm::assignment(),
         semaphores::assignment(),
+        seg_pool::assignment(),
     ];
     crate::hidden::extend(&mut all);
     all
