@@ -1,26 +1,25 @@
 //! The assignments. Each is a module of its own — its checks in `mod.rs`, its mutants in
-//! `mutants.toml` — and is listed once here. The grader's core knows nothing about any of them.
+//! `mutants.toml` — and is named once here, in the `assignments!` line. The grader's core
+//! knows nothing about any of them.
 
 use crate::check::Assignment;
 
-pub mod msgq;
-pub mod pipes;
-pub mod posix_shm;
-pub mod semaphores;
-pub mod sysv_shm;
+/// Declares each assignment's module and lists it in [`all`], in the order they are graded
+/// and reported: a new assignment is one more name here.
+macro_rules! assignments {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
 
-/// Every assignment, in the order they are graded and reported.
-pub fn all() -> Vec<Assignment> {
-    let mut all = vec![
-        pipes::assignment(),
-        msgq::assignment(),
-        sysv_shm::assignment(),
-        posix_shm::assignment(),
-        semaphores::assignment(),
-    ];
-    crate::hidden::extend(&mut all);
-    all
+        /// Every assignment, in the order they are graded and reported.
+        pub fn all() -> Vec<Assignment> {
+            let mut all = vec![$($module::assignment()),*];
+            crate::hidden::extend(&mut all);
+            all
+        }
+    };
 }
+
+assignments!(pipes, msgq, sysv_shm, posix_shm, semaphores, seg_pool);
 
 /// The names of every assignment.
 pub fn names() -> Vec<&'static str> {

@@ -76,3 +76,45 @@ pub fn tree_digest(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// The assignments a test covers: every assignment the grader declares, in its order, or only
+/// those named in `IPCLAB_ASSIGNMENTS` (spaces or commas, as Gradescope's `run_autograder`
+/// takes them), to run a test for one assignment. A test loops over these instead of naming
+/// each, so that a new assignment needs no test edit.
+pub fn assignments() -> Vec<&'static str> {
+    let all = grader::assignments::names();
+    let Ok(wanted) = std::env::var("IPCLAB_ASSIGNMENTS") else {
+        return all;
+    };
+    let wanted: Vec<&str> = wanted.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    for w in &wanted {
+        assert!(
+            all.contains(w),
+            "IPCLAB_ASSIGNMENTS names `{w}`, which is no assignment"
+        );
+    }
+    all.into_iter().filter(|a| wanted.contains(a)).collect()
+}
+
+/// Runs `test` for every assignment of [`assignments`], all of them even when one fails, and
+/// fails naming each assignment that failed with its own message.
+pub fn for_each_assignment(test: impl Fn(&str)) {
+    let mut failed = Vec::new();
+    for assignment in assignments() {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(assignment)));
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failed.push(format!("{assignment}: {message}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} assignment(s) failed:\n\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+}
