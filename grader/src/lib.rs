@@ -15,6 +15,7 @@ pub mod expect;
 pub mod faults;
 pub mod grade;
 pub mod hidden;
+pub mod ipc;
 pub mod isolation;
 pub mod leaks;
 pub mod message;
