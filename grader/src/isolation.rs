@@ -134,9 +134,16 @@ impl Isolation {
     }
 }
 
-/// The size of the private `/dev/shm`: room for the largest object a spec allows (a 1 GiB
-/// ring and its input), and a bound on what a submission can fill.
-pub const DEV_SHM_SIZE: &str = "size=4g";
+/// The size of the private `/dev/shm`, in bytes, from what the assignments declare they need
+/// ([`crate::needs`], each assignment's `needs.rs`): twice the largest object a handout allows
+/// beside what the checks use at once (room for posix-shm's 1 GiB ring and an input as large),
+/// in whole GiB rounded up to a power of two — 4 GiB for the kit's assignments. A bound on what
+/// a submission can fill, not a reservation.
+pub fn dev_shm_size(needs: &crate::needs::Needs) -> u64 {
+    const GIB: u64 = 1 << 30;
+    let most = needs.dev_shm_largest.amount + needs.dev_shm.amount;
+    (2 * most).div_ceil(GIB).next_power_of_two().max(1) * GIB
+}
 
 /// How much isolation to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +217,7 @@ fn enter_user_namespace() -> std::io::Result<()> {
 }
 
 fn try_enter() -> nix::Result<()> {
+    let size = dev_shm_size(&crate::needs::Needs::of_all());
     unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS)?;
     // Keep our mounts from propagating back to the machine, then give /dev/shm a fresh tmpfs.
     mount(
@@ -224,7 +232,7 @@ fn try_enter() -> nix::Result<()> {
         crate::ipc::DEV_SHM,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(format!("mode=1777,{DEV_SHM_SIZE}").as_str()),
+        Some(format!("mode=1777,size={size}").as_str()),
     )?;
     // Best effort: without it the programs' POSIX message queues are not swept.
     let _ = mount_mqueue();
@@ -514,6 +522,18 @@ mod tests {
             crate::leaks::remove_entry(path).unwrap();
         }
         assert!(owned_below(std::slice::from_ref(&root), user, &root.join("check")).is_empty());
+    }
+
+    #[test]
+    fn the_private_dev_shm_holds_twice_the_largest_ring_beside_the_checks() {
+        use crate::needs::{Need, Needs};
+        assert_eq!(dev_shm_size(&Needs::of_all()), 4 << 30);
+        assert_eq!(dev_shm_size(&Needs::default()), 1 << 30);
+        let big = Needs {
+            dev_shm_largest: Need::new(3 << 30, "a 3 GiB ring"),
+            ..Needs::default()
+        };
+        assert_eq!(dev_shm_size(&big), 8 << 30);
     }
 
     /// In the namespaces a grading enters (a user namespace of its own first, without root),

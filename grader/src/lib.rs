@@ -21,6 +21,7 @@ pub mod leaks;
 pub mod message;
 #[cfg(feature = "instructor")]
 pub mod mutants;
+pub mod needs;
 pub mod outcome;
 pub mod probe;
 pub mod procfs;
