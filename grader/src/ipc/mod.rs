@@ -59,8 +59,9 @@ pub fn mqueue_dir() -> Option<PathBuf> {
 
 /// Whether `dir` is the root of an mqueue filesystem (`MQUEUE_MAGIC`), not a plain folder.
 pub fn is_mqueue_fs(dir: &Path) -> bool {
-    const MQUEUE_MAGIC: i64 = 0x1980_2013;
-    nix::sys::statfs::statfs(dir).is_ok_and(|s| s.filesystem_type().0 as i64 == MQUEUE_MAGIC)
+    use nix::sys::statfs::{FsType, statfs};
+    const MQUEUE_MAGIC: FsType = FsType(0x1980_2013);
+    statfs(dir).is_ok_and(|s| s.filesystem_type() == MQUEUE_MAGIC)
 }
 
 /// One IPC object, identified well enough to report and remove it.
