@@ -557,7 +557,7 @@ mod tests {
             if !(root || enter_user_namespace().is_ok()) || try_enter().is_err() {
                 return false;
             }
-            let Some(dir) = crate::ipc::mqueue_dir() else {
+            let Some(dir) = crate::ipc::mqueue_dir().filter(|d| crate::ipc::is_mqueue_fs(d)) else {
                 return false;
             };
             let before = Snapshot::take();

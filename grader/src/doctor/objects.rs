@@ -76,6 +76,7 @@ impl Held {
                 },
             });
         }
+        held.extend(Held::queues(me, now));
         (held, unread)
     }
 
@@ -153,6 +154,92 @@ fn who(pid: i32) -> String {
         Ok(comm) => format!("pid {pid} ({})", comm.trim()),
         Err(_) => format!("pid {pid}"),
     }
+}
+
+impl Held {
+    /// The user's POSIX message queues, where an mqueue filesystem lists them (`/dev/mqueue`):
+    /// each with the bytes queued, in use while a process holds it open.
+    fn queues(me: u32, now: i64) -> Vec<Held> {
+        let Some(dir) = crate::ipc::mqueue_dir() else {
+            return Vec::new();
+        };
+        let users = mqueue_users();
+        let mut held = Vec::new();
+        for object in crate::ipc::mqueue_objects(&dir) {
+            let Object::PosixMq { name } = &object else {
+                continue;
+            };
+            let path = dir.join(name);
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            if meta.uid() != me {
+                continue;
+            }
+            let queued = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| parse_qsize(&t))
+                .unwrap_or(0);
+            let last = meta.mtime().max(meta.ctime());
+            held.push(Held {
+                about: format!("{queued} bytes queued, {}", idle(now, last)),
+                in_use: users
+                    .get(name.to_string_lossy().as_ref())
+                    .map(|pid| format!("open in {}", who(*pid))),
+                identity: meta.ino(),
+                object,
+            });
+        }
+        held.sort_by(|a, b| a.object.cmp(&b.object));
+        held
+    }
+}
+
+/// The bytes queued that a queue's file in an mqueue filesystem gives (`QSIZE:129 NOTIFY:0
+/// SIGNO:0 NOTIFY_PID:0`).
+pub fn parse_qsize(text: &str) -> Option<u64> {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("QSIZE:"))?
+        .parse()
+        .ok()
+}
+
+/// The queue a `/proc/PID/fd` link names, if it is one: a message queue descriptor reads as
+/// `/NAME`, its path in the namespace's own mqueue filesystem.
+pub fn mqueue_link_name(link: &str) -> Option<&str> {
+    let name = link.strip_prefix('/')?;
+    (!name.is_empty() && !name.contains('/') && !name.ends_with(" (deleted)")).then_some(name)
+}
+
+/// The POSIX message queues a running process holds open, each with one such pid (of the
+/// processes whose `/proc/PID/fd` this user may read). A file at `/` of the same name would
+/// read the same: it only keeps a queue from being offered for removal.
+fn mqueue_users() -> BTreeMap<String, i32> {
+    let mut users = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return users;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let fds = std::fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten();
+        for fd in fds.flatten() {
+            let Ok(link) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            if let Some(name) = link.to_str().and_then(mqueue_link_name) {
+                users.entry(name.to_string()).or_insert(pid);
+            }
+        }
+    }
+    users
 }
 
 /// The `/dev/shm` entries a running process maps (`/proc/PID/maps`) or holds open
@@ -265,6 +352,19 @@ mod tests {
         assert_eq!(dev_shm_name("/dev/shm/gone (deleted)"), None);
         assert_eq!(dev_shm_name("/dev/shmx/a"), None);
         assert_eq!(dev_shm_name("/tmp/a"), None);
+    }
+
+    #[test]
+    fn a_queue_gives_its_bytes_and_a_descriptor_its_name() {
+        assert_eq!(
+            parse_qsize("QSIZE:129        NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n"),
+            Some(129)
+        );
+        assert_eq!(parse_qsize(""), None);
+        assert_eq!(mqueue_link_name("/ipclab-q"), Some("ipclab-q"));
+        assert_eq!(mqueue_link_name("/dev/shm/x"), None);
+        assert_eq!(mqueue_link_name("/"), None);
+        assert_eq!(mqueue_link_name("pipe:[42]"), None);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn mqueue_dir() -> Option<PathBuf> {
 /// Whether `dir` is the root of an mqueue filesystem (`MQUEUE_MAGIC`), not a plain folder.
 pub fn is_mqueue_fs(dir: &Path) -> bool {
     use nix::sys::statfs::{FsType, statfs};
-    const MQUEUE_MAGIC: FsType = FsType(0x1980_2013);
+    const MQUEUE_MAGIC: FsType = FsType(0x1980_0202);
     statfs(dir).is_ok_and(|s| s.filesystem_type() == MQUEUE_MAGIC)
 }
 
