@@ -134,9 +134,16 @@ impl Isolation {
     }
 }
 
-/// The size of the private `/dev/shm`: room for the largest object a spec allows (a 1 GiB
-/// ring and its input), and a bound on what a submission can fill.
-pub const DEV_SHM_SIZE: &str = "size=4g";
+/// The size of the private `/dev/shm`, in bytes, from what the assignments declare they need
+/// ([`crate::needs`], each assignment's `needs.rs`): twice the largest object a handout allows
+/// beside what the checks use at once (room for posix-shm's 1 GiB ring and an input as large),
+/// in whole GiB rounded up to a power of two — 4 GiB for the kit's assignments. A bound on what
+/// a submission can fill, not a reservation.
+pub fn dev_shm_size(needs: &crate::needs::Needs) -> u64 {
+    const GIB: u64 = 1 << 30;
+    let most = needs.dev_shm_largest.amount + needs.dev_shm.amount;
+    (2 * most).div_ceil(GIB).next_power_of_two().max(1) * GIB
+}
 
 /// How much isolation to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +217,7 @@ fn enter_user_namespace() -> std::io::Result<()> {
 }
 
 fn try_enter() -> nix::Result<()> {
+    let size = dev_shm_size(&crate::needs::Needs::of_all());
     unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS)?;
     // Keep our mounts from propagating back to the machine, then give /dev/shm a fresh tmpfs.
     mount(
@@ -221,11 +229,36 @@ fn try_enter() -> nix::Result<()> {
     )?;
     mount(
         Some("tmpfs"),
-        crate::leaks::DEV_SHM,
+        crate::ipc::DEV_SHM,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(format!("mode=1777,{DEV_SHM_SIZE}").as_str()),
-    )
+        Some(format!("mode=1777,size={size}").as_str()),
+    )?;
+    // Best effort: without it the programs' POSIX message queues are not swept.
+    let _ = mount_mqueue();
+    Ok(())
+}
+
+/// Where the grading mounts the mqueue filesystem of its IPC namespace when the machine has
+/// no `/dev/mqueue` folder: a folder of the private `/dev/shm` (so nothing is made on the
+/// machine), only the grader's (mode 0700), which no listing of `/dev/shm` reports.
+const PRIVATE_MQUEUE: &str = "/dev/shm/.ipclab-mqueue";
+
+/// Mounts an mqueue filesystem, which lists the POSIX message queues of the IPC namespace of
+/// the process that mounts it (this fresh one), on `/dev/mqueue` in this mount namespace, or
+/// where there is no such folder on [`PRIVATE_MQUEUE`]; the leak sweep lists it
+/// ([`crate::ipc::mqueue_dir`]).
+fn mount_mqueue() -> nix::Result<()> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let machine = Path::new(crate::ipc::DEV_MQUEUE);
+    if machine.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return mount(Some("mqueue"), machine, Some("mqueue"), flags, None::<&str>);
+    }
+    let private = Path::new(PRIVATE_MQUEUE);
+    nix::unistd::mkdir(private, nix::sys::stat::Mode::S_IRWXU)?;
+    mount(Some("mqueue"), private, Some("mqueue"), flags, None::<&str>)?;
+    crate::ipc::set_private_mqueue(private.to_path_buf());
+    Ok(())
 }
 
 /// What a check runs inside: its PID namespace, if any, and what must be cleaned after it.
@@ -239,7 +272,9 @@ pub struct Scope {
 
 /// Folders anyone may write into on most systems, swept after each check for what the sandbox
 /// user left, with every other such folder [`shared_folders`] finds.
-const SHARED_TEMP: &[&str] = &["/tmp", "/var/tmp", "/run/lock", "/var/lock", "/dev/mqueue"];
+/// (`/dev/mqueue` is not one of them: its queues are [`crate::leaks`]'s, as `/dev/shm`'s
+/// entries are.)
+const SHARED_TEMP: &[&str] = &["/tmp", "/var/tmp", "/run/lock", "/var/lock"];
 /// How deep below `/` [`shared_folders`] looks for other folders anyone may write into (the
 /// sweep itself goes to any depth below those).
 const SHARED_SCAN_DEPTH: usize = 3;
@@ -374,10 +409,10 @@ fn searchable(meta: &std::fs::Metadata, uid: u32, gid: u32) -> bool {
 }
 
 /// The folders the sandbox user (`uid`, `gid`) may write into although they are not its own
-/// (mode `o+w`, like `/tmp`, `/var/tmp`, `/run/lock`, `/dev/mqueue`) and may reach (every folder
+/// (mode `o+w`, like `/tmp`, `/var/tmp`, `/run/lock`) and may reach (every folder
 /// above may be searched): [`SHARED_TEMP`] and those found within [`SHARED_SCAN_DEPTH`] of
-/// `/`, once per grading. `/dev/shm` is left to [`crate::leaks`], `/proc` and `/sys` hold
-/// none. Folders nested in these are found by the sweep's walk.
+/// `/`, once per grading. `/dev/shm` and `/dev/mqueue` are left to [`crate::leaks`], `/proc`
+/// and `/sys` hold none. Folders nested in these are found by the sweep's walk.
 fn shared_folders(uid: u32, gid: u32) -> &'static [PathBuf] {
     static FOUND: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     FOUND.get_or_init(|| {
@@ -390,7 +425,8 @@ fn shared_folders(uid: u32, gid: u32) -> &'static [PathBuf] {
         let left_out = [
             Path::new("/proc"),
             Path::new("/sys"),
-            Path::new(crate::leaks::DEV_SHM),
+            Path::new(crate::ipc::DEV_SHM),
+            Path::new(crate::ipc::DEV_MQUEUE),
         ];
         let mut stack = vec![(PathBuf::from("/"), 0)];
         while let Some((dir, depth)) = stack.pop() {
@@ -486,5 +522,64 @@ mod tests {
             crate::leaks::remove_entry(path).unwrap();
         }
         assert!(owned_below(std::slice::from_ref(&root), user, &root.join("check")).is_empty());
+    }
+
+    #[test]
+    fn the_private_dev_shm_holds_twice_the_largest_ring_beside_the_checks() {
+        use crate::needs::{Need, Needs};
+        assert_eq!(dev_shm_size(&Needs::of_all()), 4 << 30);
+        assert_eq!(dev_shm_size(&Needs::default()), 1 << 30);
+        let big = Needs {
+            dev_shm_largest: Need::new(3 << 30, "a 3 GiB ring"),
+            ..Needs::default()
+        };
+        assert_eq!(dev_shm_size(&big), 8 << 30);
+    }
+
+    /// In the namespaces a grading enters (a user namespace of its own first, without root),
+    /// a POSIX message queue a program leaves is found by the snapshot diff after the check,
+    /// named, and removed; the machine's queues are not touched. Runs in a forked child, which
+    /// has one thread and may enter a mount namespace. Passes trivially where no namespace
+    /// may be made.
+    #[test]
+    fn the_sweep_finds_and_removes_a_leaked_posix_message_queue() {
+        use crate::leaks::{Object, Snapshot};
+        use nix::mqueue::{MQ_OFlag, mq_close, mq_open};
+        use nix::sys::stat::Mode;
+        let root = nix::unistd::geteuid().is_root();
+        let may =
+            confine::in_child(|| (root || enter_user_namespace().is_ok()) && try_enter().is_ok());
+        if !may {
+            return;
+        }
+        let name = crate::leaks::unique_name("/ipclab-mq-test");
+        let swept = confine::in_child(|| {
+            if !(root || enter_user_namespace().is_ok()) || try_enter().is_err() {
+                return false;
+            }
+            let Some(dir) = crate::ipc::mqueue_dir().filter(|d| crate::ipc::is_mqueue_fs(d)) else {
+                return false;
+            };
+            let before = Snapshot::take();
+            // The check's program: opens a queue, sends nothing, exits without mq_unlink.
+            let leak = confine::in_child(|| {
+                let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_WRONLY;
+                mq_open(name.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR, None)
+                    .and_then(mq_close)
+                    .is_ok()
+            });
+            let added = Snapshot::take().added_since(&before);
+            let expected = Object::PosixMq {
+                name: name[1..].into(),
+            };
+            let found = leak && added == [expected.clone()];
+            let removed = expected.remove().is_ok();
+            let gone =
+                !dir.join(&name[1..]).exists() && Snapshot::take().added_since(&before).is_empty();
+            found && removed && gone
+        });
+        assert!(swept, "the leaked queue {name} was not found and removed");
+        // Nothing of it on the machine.
+        assert!(!Path::new(crate::ipc::DEV_MQUEUE).join(&name[1..]).exists());
     }
 }

@@ -15,11 +15,13 @@ pub mod expect;
 pub mod faults;
 pub mod grade;
 pub mod hidden;
+pub mod ipc;
 pub mod isolation;
 pub mod leaks;
 pub mod message;
 #[cfg(feature = "instructor")]
 pub mod mutants;
+pub mod needs;
 pub mod outcome;
 pub mod probe;
 pub mod procfs;

@@ -342,54 +342,9 @@ pub fn sysv_segment_path(key: i32) -> String {
     format!("/SYSV{:08x}", key as u32)
 }
 
-/// One row of a `/proc/sysvipc` table, read by column name (`key`, `msqid`, `cbytes`,
-/// `qnum`, `lspid`, `lrpid`; `shmid`, `size`, `cpid`, `lpid`, `nattch`; `semid`, `nsems`,
-/// `otime`…). Pids are those of the reader's PID namespace: the grader's, like the pids its
-/// spawns return.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IpcRow {
-    fields: Vec<(String, String)>,
-}
-
-impl IpcRow {
-    /// The value of `column` as a number (`perms` is read as its decimal digits).
-    pub fn get(&self, column: &str) -> Option<i64> {
-        self.fields
-            .iter()
-            .find(|(c, _)| c == column)
-            .and_then(|(_, v)| v.parse().ok())
-    }
-
-    /// [`IpcRow::get`], 0 when the column is missing.
-    pub fn num(&self, column: &str) -> i64 {
-        self.get(column).unwrap_or(0)
-    }
-}
-
-/// The rows of `/proc/sysvipc/TABLE` (`msg`, `shm` or `sem`) now.
-pub fn sysvipc(table: &str) -> Vec<IpcRow> {
-    std::fs::read_to_string(format!("/proc/sysvipc/{table}"))
-        .map(|t| parse_sysvipc_rows(&t))
-        .unwrap_or_default()
-}
-
-/// Parses a `/proc/sysvipc` table: a header naming the columns, then one row per object.
-pub fn parse_sysvipc_rows(text: &str) -> Vec<IpcRow> {
-    let mut lines = text.lines();
-    let Some(header) = lines.next() else {
-        return Vec::new();
-    };
-    let columns: Vec<&str> = header.split_whitespace().collect();
-    lines
-        .map(|line| IpcRow {
-            fields: columns
-                .iter()
-                .zip(line.split_whitespace())
-                .map(|(c, v)| (c.to_string(), v.to_string()))
-                .collect(),
-        })
-        .collect()
-}
+/// One row of a `/proc/sysvipc` table, the rows of `/proc/sysvipc/TABLE` now, and the parser:
+/// [`crate::ipc::sysvipc`]'s, the one reader of those tables.
+pub use crate::ipc::sysvipc::{Row as IpcRow, parse as parse_sysvipc_rows, rows as sysvipc};
 
 #[cfg(test)]
 mod tests {

@@ -305,6 +305,9 @@ fn a_submission_over_the_size_limits_is_refused_before_its_copy() {
 #[case::holds_stdin("holds-stdin", &["eof-reaches-reader"], &["fail"], true)]
 #[case::shm_names("shm-names", &["eof-reaches-reader", "reaps-children"], &["fail_leak"], true)]
 #[case::lock_files("lock-files", &["eof-reaches-reader"], &["fail"], false)]
+// A POSIX message queue is listed where an mqueue filesystem is (the grading mounts its own):
+// not in the machine's namespace, where a queue left would outlive the test.
+#[case::mq_leak("mq-leak", &["eof-reaches-reader", "reaps-children"], &["fail_leak"], false)]
 #[serial(grading)]
 fn the_sweep_after_a_check_leaves_nothing(
     #[case] fixture: &str,
@@ -338,6 +341,12 @@ fn the_sweep_after_a_check_leaves_nothing(
                     "nothing written in {place}: {human}"
                 );
             }
+        }
+        if fixture == "mq-leak" {
+            assert!(
+                human.contains("POSIX message queue /ipclab-hostile-mq"),
+                "the leaked queue is not named:\n{human}"
+            );
         }
         if fixture == "shm-names" {
             // What the program named is shown escaped, never raw.

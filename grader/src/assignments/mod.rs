@@ -3,6 +3,7 @@
 //! knows nothing about any of them.
 
 use crate::check::Assignment;
+use crate::needs::Needs;
 
 /// Declares each assignment's module and lists it in [`all`], in the order they are graded
 /// and reported: a new assignment is one more name here.
@@ -15,6 +16,16 @@ macro_rules! assignments {
             let mut all = vec![$($module::assignment()),*];
             crate::hidden::extend(&mut all);
             all
+        }
+
+        /// What the checks of assignment `name` need of the machine (its folder's
+        /// `needs.rs`): read by `grader doctor` and by the isolation that sizes `/dev/shm`;
+        /// nothing for a name of none.
+        pub fn needs(name: &str) -> Needs {
+            $(if $module::assignment().name == name {
+                return $module::needs::needs();
+            })*
+            Needs::default()
         }
     };
 }

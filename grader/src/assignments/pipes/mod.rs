@@ -1,6 +1,8 @@
 //! The `pipes` assignment (`specs/pipes.md`): `pipeline` runs commands connected by pipes,
 //! `relay` feeds a filter through one pipe and reads it back through another (lesson §4–5).
 
+pub mod needs;
+
 use std::time::{Duration, Instant};
 
 use crate::check::ensure;

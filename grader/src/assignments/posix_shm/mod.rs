@@ -2,6 +2,7 @@
 //! stream through a POSIX shared-memory object (or a mapped file) holding a ring of slots and
 //! three process-shared semaphores (lesson §6, §9, §12–§15).
 
+pub mod needs;
 mod ffi;
 mod peer;
 

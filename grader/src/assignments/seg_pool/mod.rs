@@ -5,6 +5,7 @@
 //! [`pool`] (the segments: made once, reused, waited for), [`ends`] (giving up, cleanup,
 //! command lines).
 
+pub mod needs;
 mod ends;
 mod ffi;
 mod pool;

@@ -8,6 +8,7 @@
 //! ([`probe`]), run on the same CPU in the same check; "no busy waiting" is CPU time over
 //! wall time while a process waits for a peer that has not started yet.
 
+pub mod needs;
 mod common;
 mod errors;
 mod mutex;

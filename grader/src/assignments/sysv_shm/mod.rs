@@ -3,6 +3,7 @@
 //! `svshm-producer` / `svshm-consumer` move a stream through a ring in rounds (lesson §6,
 //! §10–14, §18–21).
 
+pub mod needs;
 mod common;
 mod counter;
 mod demo;
