@@ -44,8 +44,6 @@ pub(super) fn checks() -> Vec<Check> {
     ]
 }
 
-/// Runs `bin` on an entry that existed before, and expects exit 1 with `already exists`, the
-/// entry byte for byte as it was, and nothing else new in /dev/shm.
 /// Makes `path` hold `content` as another run of the same user would have left it: mode 0600
 /// (§5.1), owned by the user the programs run as.
 fn plant(ctx: &Ctx, path: &Path, content: &[u8]) -> std::io::Result<()> {
@@ -62,6 +60,8 @@ fn plant(ctx: &Ctx, path: &Path, content: &[u8]) -> std::io::Result<()> {
     file.write_all(content)
 }
 
+/// Runs `bin` on an entry that existed before, and expects exit 1 with `already exists`, the
+/// entry byte for byte as it was, and nothing else new in /dev/shm.
 fn refuse_existing(
     ctx: &Ctx,
     bin: &str,

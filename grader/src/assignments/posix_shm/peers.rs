@@ -78,7 +78,7 @@ pub(super) fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<
         .detail(stderr_of(&survived))
         .detail(recipe));
     }
-    let bound = Duration::from_millis(timeout_ms) + Duration::from_secs(1).mul_f64(ctx.scale());
+    let bound = Duration::from_millis(timeout_ms) + ctx.loosen(Duration::from_secs(1));
     if survived.code() != Some(3) || !survived.stderr.text().contains("gave up") || took > bound {
         return Err(Failure::new(format!(
             "after {vname} was killed, {sname} ended with {} after {:.2} s; expected exit \
@@ -123,7 +123,7 @@ fn alone(ctx: &Ctx) -> Result<(), Failure> {
         let run = ctx.wait(running);
         let (lo, hi) = (
             Duration::from_millis(300),
-            Duration::from_millis(300) + Duration::from_secs(1).mul_f64(ctx.scale()),
+            Duration::from_millis(300) + ctx.loosen(Duration::from_secs(1)),
         );
         expect::exit_code(&run, 3)?;
         expect::stderr_has(&run, "gave up")?;

@@ -44,7 +44,7 @@ fn cpu_share(run: &Finished) -> f64 {
 }
 
 fn no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
-    let limit = 0.05 * ctx.scale();
+    let limit = ctx.at_most(0.05);
     // A program alone, and a receiver whose sender stalls on a silent stdin, at the same time.
     let lone_chan = Chan::shm();
     let lone = ctx.spawn(ctx.cmd("pshm-recv", lone_chan.args(&["--timeout", "1000"])))?;
@@ -144,7 +144,7 @@ fn throughput(ctx: &Ctx) -> Result<(), Failure> {
         last = Some((received, sent));
     }
     let rate = len as f64 / best.as_secs_f64().max(1e-9);
-    let bound = 0.125 / ctx.scale();
+    let bound = ctx.at_least(0.125);
     let gbs = |r: f64| r / 1e9;
     ensure(rate >= bound * probe, || {
         let (r, s) = last.expect("at least one round ran");
