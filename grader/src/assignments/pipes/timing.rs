@@ -44,12 +44,12 @@ fn timed(ctx: &Ctx, spec: Spec, len: u64) -> Result<Duration, Failure> {
     Ok(run.wall)
 }
 
-/// Runs the student's and the reference command alternately, `ROUNDS` times each, and
-/// compares their best times: `student ≤ bound × reference` (scaled), or a failure that says
-/// both figures.
 /// The CPU the throughput checks pin both sides to.
 const CPU: usize = 1;
 
+/// Runs the student's and the reference command alternately, `ROUNDS` times each, and
+/// compares their best times: `student ≤ bound × reference` (scaled), or a failure that says
+/// both figures.
 fn ratio_check(
     ctx: &Ctx,
     what: &str,
@@ -68,7 +68,7 @@ fn ratio_check(
         best_student = best_student.min(timed(ctx, student().on_cpu(CPU), len)?);
     }
     let ratio = best_student.as_secs_f64() / best_reference.as_secs_f64().max(1e-6);
-    let allowed = bound * ctx.scale();
+    let allowed = ctx.at_most(bound);
     ensure(ratio <= allowed, || {
         let mbs = |d: Duration| len as f64 / MIB as f64 / d.as_secs_f64().max(1e-6);
         Failure::new(format!(
