@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
 use super::ffi::{self, Map};
 
 const MAGIC: u32 = 0x4D48_5350;
@@ -64,10 +67,15 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let timeout: u64 = timeout.parse().map_err(|_| format!("{OWN}bad timeout"))?;
     let (me, student) = if sender { (1, 2) } else { (2, 1) };
-    let map = match ffi::shm_open(name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
+    let map = match ffi::shm_open(
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    ) {
         Ok(fd) => create(name, &fd, me, timeout)?,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            let fd = ffi::shm_open(name, libc::O_RDWR, 0).map_err(|e| format!("open: {e}"))?;
+            let fd = ffi::shm_open(name, OFlag::O_RDWR, Mode::empty())
+                .map_err(|e| format!("open: {e}"))?;
             join(name, &fd, student, timeout)?
         }
         Err(e) => return Err(format!("shm_open: {e}")),
@@ -119,7 +127,7 @@ fn create(name: &str, fd: &std::os::fd::OwnedFd, me: u32, timeout: u64) -> Resul
              sets it with a compare-and-swap READY → JOINED before posting (§5.2 step 4)"
         ));
     }
-    if ffi::shm_open(name, libc::O_RDWR, 0).is_ok() {
+    if ffi::shm_open(name, OFlag::O_RDWR, Mode::empty()).is_ok() {
         let _ = ffi::shm_unlink(name);
         return Err(format!(
             "{name} still exists after the student's joiner posted `joined`: the joiner \
@@ -219,6 +227,7 @@ fn send(map: &Map, timeout: u64) -> Result<(), String> {
     let (n, size) = geometry(map);
     let mut input = std::io::stdin().lock();
     let (mut i, mut pos) = (0usize, 0u64);
+    let mut buf = vec![0u8; size];
     loop {
         if !map
             .sem_wait_until(SEM_FREE, &ffi::deadline_after(timeout))
@@ -229,7 +238,6 @@ fn send(map: &Map, timeout: u64) -> Result<(), String> {
                  position {pos})"
             ));
         }
-        let buf = map.bytes(HEADER + i * size, size);
         let mut len = 0;
         let mut end = false;
         while len < size {
@@ -243,6 +251,7 @@ fn send(map: &Map, timeout: u64) -> Result<(), String> {
                 Err(e) => return Err(format!("{OWN}read stdin: {e}")),
             }
         }
+        map.write(HEADER + i * size, &buf[..len]);
         let d = 256 + 16 * i;
         map.u64(d).store(pos, Ordering::Relaxed);
         map.u32(d + 8).store(len as u32, Ordering::Relaxed);
@@ -263,6 +272,7 @@ fn recv(map: &Map, timeout: u64) -> Result<(), String> {
     let (n, size) = geometry(map);
     let mut out = std::io::stdout().lock();
     let (mut i, mut expected) = (0usize, 0u64);
+    let mut buf = vec![0u8; size];
     loop {
         if !map
             .sem_wait_until(SEM_FILLED, &ffi::deadline_after(timeout))
@@ -283,7 +293,8 @@ fn recv(map: &Map, timeout: u64) -> Result<(), String> {
                  {flags}; expected offset {expected}, len at most {size}, flags 0 or 1"
             ));
         }
-        out.write_all(map.bytes(HEADER + i * size, len))
+        map.read(HEADER + i * size, &mut buf[..len]);
+        out.write_all(&buf[..len])
             .map_err(|e| format!("{OWN}write stdout: {e}"))?;
         map.sem_post(SEM_FREE)
             .map_err(|e| format!("sem_post: {e}"))?;
