@@ -1,8 +1,7 @@
 //! A malformed command line: usage on stderr, exit status 2.
 
 use crate::check::{Check, Ctx, Failure};
-use crate::expect;
-use crate::run::Input;
+use crate::shapes::{self, UsageCase, UsageRule};
 
 use super::words;
 
@@ -27,11 +26,11 @@ fn usage_errors(ctx: &Ctx) -> Result<(), Failure> {
         ("pipeline", &["cat", "|", "|", "cat"]),
         ("relay", &[]),
     ];
-    for (bin, args) in cases {
-        let run = ctx.run(ctx.cmd(bin, words(args)).stdin(Input::Null))?;
-        expect::exit_code(&run, 2)?;
-        expect::stderr_starts(&run, "usage:")?;
-        expect::stdout_empty(&run)?;
-    }
-    Ok(())
+    let rule = UsageRule::new()
+        .stdin_null()
+        .exit(2)
+        .stderr_starts("usage:")
+        .stdout_empty();
+    let cases = cases.map(|(bin, args)| UsageCase::new(bin, words(args)));
+    shapes::usage_errors(ctx, &rule, &cases)
 }

@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
-use crate::expect;
 use crate::leaks::unique_name;
-use crate::message;
+use crate::shapes::{self, Created, UsageCase, UsageRule};
 
 use super::common::*;
 
@@ -38,44 +37,17 @@ pub(super) fn checks() -> Vec<Check> {
 /// Runs `bin args` and expects exit 2, a first line `bin: …PHRASE…`, the usage line, nothing
 /// on stdout and nothing new in /dev/shm.
 fn usage_error(ctx: &Ctx, bin: &str, args: &[String], phrase: &str) -> Result<(), Failure> {
-    let before = crate::procfs::dev_shm_entries();
-    let run = ctx.run(ctx.cmd(bin, args.to_vec()))?;
-    expect::exit_code(&run, 2)?;
-    expect::stdout_empty(&run)?;
-    let text = run.stderr.text();
-    let lines: Vec<&str> = text.lines().collect();
-    let usage = if bin == "pshm-send" {
-        USAGE_SEND
-    } else {
-        USAGE_RECV
-    };
-    let ok = lines.len() == 2
-        && lines[0].starts_with(&format!("{bin}: "))
-        && lines[0].contains(phrase)
-        && lines[1] == usage;
-    ensure(ok, || {
-        Failure::new(format!(
-            "expected two lines on stderr: `{bin}: …{phrase}…` then the usage line"
+    let rule = UsageRule::new()
+        .usage("pshm-send", USAGE_SEND)
+        .usage("pshm-recv", USAGE_RECV)
+        .exit(2)
+        .stdout_empty()
+        .two_lines()
+        .nothing_created(Created::in_dev_shm(
+            "a malformed command line created {names} in /dev/shm",
         ))
-        .detail(format!(
-            "EXPECTED STDERR:\n{}",
-            message::block(&format!("{bin}: …{phrase}…\n{usage}\n"))
-        ))
-        .detail(stderr_of(&run))
-        .command(&run)
-    })?;
-    let added: Vec<String> = crate::procfs::dev_shm_entries()
-        .into_iter()
-        .filter(|e| !before.contains(e))
-        .collect();
-    ensure(added.is_empty(), || {
-        Failure::new(format!(
-            "a malformed command line created {} in /dev/shm",
-            added.join(", ")
-        ))
-        .command(&run)
-        .detail("HINT: check the whole command line before any system call (§2.3, §3.1).")
-    })
+        .hinted("HINT: check the whole command line before any system call (§2.3, §3.1).");
+    shapes::usage_errors(ctx, &rule, &[UsageCase::new(bin, args).phrase(phrase)])
 }
 
 fn bad_names(ctx: &Ctx) -> Result<(), Failure> {
