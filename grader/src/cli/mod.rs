@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use grader::{assignments, isolation, run};
 
 mod batch;
+mod build_cmd;
 mod doctor_cmd;
 mod grade;
 mod list;
@@ -41,6 +42,10 @@ enum Command {
     /// Runs a build in the build sandbox (used by the grader itself; SPEC is JSON).
     #[command(hide = true)]
     Sandbox(sandbox::Args),
+    /// Builds an implementation as `grade` does and copies its binaries into a folder (for
+    /// `make bench-programs`).
+    #[command(hide = true)]
+    Build(build_cmd::Args),
     /// Runs a check's helper tool (used by the checks themselves).
     #[command(hide = true)]
     Tool(tool::Args),
@@ -57,6 +62,7 @@ pub fn main(cli: Cli) -> ExitCode {
         | Command::Starter(_)
         | Command::Tool(_)
         | Command::Batch(_)
+        | Command::Build(_)
         | Command::Sandbox(_) => isolation::Mode::None,
         // Each mutant is graded by a grader process of its own, which isolates itself.
         #[cfg(feature = "instructor")]
@@ -82,6 +88,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Doctor(args) => doctor_cmd::run(args, isolation),
         Command::List => list::run(),
         Command::Batch(args) => batch::run(args),
+        Command::Build(args) => build_cmd::run(args),
         Command::Tool(args) => tool::run(args),
         Command::Starter(args) => starter::run(args),
         Command::Grade(args) => grade::run(args, isolate, isolation),
