@@ -92,12 +92,14 @@ test: lint lint-workflows
 bench:
 	cargo run --release --quiet -p bench -- --out $(OUT) $(if $(QUICK),--quick)
 
-# The programs of IMPL/ (built there) against a plain pipe, sh -c, the bench's own ring and
-# the futex ping-pong; writes programs.json and programs.md into OUT (README "Reference
-# performance").
+# The programs of IMPL/ against a plain pipe, sh -c, the bench's own ring and the futex
+# ping-pong; writes programs.json and programs.md into OUT (README "Reference performance").
+# IMPL is built as `grade` builds it (a copy, in the build sandbox; IMPL is never written) and
+# its binaries are copied into BENCH_BIN.
+BENCH_BIN := target/bench-programs/bin
 bench-programs:
-	cd $(IMPL) && cargo build --release --quiet
-	cargo run --release --quiet -p bench -- --programs $(IMPL)/target/release --out $(OUT) $(if $(QUICK),--quick)
+	$(GRADER) build $(IMPL) --out $(BENCH_BIN) >/dev/null
+	cargo run --release --quiet -p bench -- --programs $(BENCH_BIN) --out $(OUT) $(if $(QUICK),--quick)
 
 student-release:
 	@test -n "$(DEST)" || { echo "usage: make student-release DEST=dir" >&2; exit 2; }

@@ -23,7 +23,7 @@ copy() {
 copy starter specs bench faults grader Cargo.toml Cargo.lock
 
 # The grader: no tests of the kit, no mutants, no hidden checks.
-rm -rf "$dest/grader/tests" "$dest/grader/src/snapshots" "$dest/bench/tests"
+rm -rf "$dest/grader/tests" "$dest/grader/src/report/snapshots" "$dest/bench/tests"
 find "$dest/grader/src/assignments" \( -name mutants.toml -o -name 'hidden.*' \) -delete
 rm "$dest/grader/src/mutants.rs" "$dest/grader/src/validate.rs"
 sed -i 's/^default = \["instructor"\]$/default = []/' "$dest/grader/Cargo.toml"

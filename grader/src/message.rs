@@ -109,6 +109,19 @@ pub const SPINNING_HINT: &str = "a process was running on a CPU when the time wa
 waiting for anything: a loop that never ends, or one that polls instead of blocking in a read, \
 a wait or a semaphore";
 
+/// Quotes one word for a POSIX shell, leaving plain words as they are.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -346,6 +346,133 @@ pub fn sysv_segment_path(key: i32) -> String {
 /// [`crate::ipc::sysvipc`]'s, the one reader of those tables.
 pub use crate::ipc::sysvipc::{Row as IpcRow, parse as parse_sysvipc_rows, rows as sysvipc};
 
+// What the grader reads of the processes it started: their groups, descendants and
+// descriptors.
+
+/// A process left in the run's group after the program itself exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command name (`/proc/PID/comm`).
+    pub comm: String,
+    /// Whether it had exited and waited to be reaped (a zombie) rather than still running.
+    pub zombie: bool,
+}
+
+/// What a process was doing at a run's time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doing {
+    /// `pid N (name): running…` or `…: sleeping in read (pipe_read)`, for the report.
+    pub line: String,
+    /// Whether it was running on a CPU rather than waiting.
+    pub running: bool,
+}
+
+/// The processes whose process group is `pgid`, read from `/proc`.
+pub fn group_members(pgid: i32) -> Vec<Leftover> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid)
+        .map(|p| Leftover {
+            pid: p.pid,
+            comm: p.comm,
+            zombie: p.state == 'Z',
+        })
+        .collect()
+}
+
+/// What each process of group `pgid` is doing, a line each: running, or sleeping in which
+/// system call and kernel wait (`/proc/PID/syscall`, `/proc/PID/wchan`).
+pub fn doing(pgid: i32) -> Vec<Doing> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid)
+        .map(|p| {
+            let what = match p.state {
+                'R' => "running on a CPU".to_string(),
+                'Z' => "exited, not yet waited for by its parent".to_string(),
+                'T' | 't' => "stopped".to_string(),
+                _ => match syscall(p.pid) {
+                    Some(nr) => format!("sleeping in {} ({})", syscall_name(nr), wchan(p.pid)),
+                    None => format!("state {}", p.state),
+                },
+            };
+            Doing {
+                line: format!("pid {} ({}): {what}", p.pid, p.comm),
+                running: p.state == 'R',
+            }
+        })
+        .collect()
+}
+
+/// The live descendants of `ancestor`, from the parent links in `/proc` and the children of
+/// every thread (`/proc/PID/task/*/children`, where the kernel has it). A process whose main
+/// thread exited while another thread lives on reads as a zombie in `/proc/PID/stat` and is
+/// alive ([`stat`]): it is found, and so are its children. Zombies (processes
+/// whose every thread has exited) are walked through but not listed.
+pub fn descendants(ancestor: i32) -> Vec<i32> {
+    use std::collections::{BTreeSet, HashMap};
+    let all = processes();
+    let live: HashMap<i32, bool> = all.iter().map(|p| (p.pid, p.state != 'Z')).collect();
+    let mut children: HashMap<i32, BTreeSet<i32>> = HashMap::new();
+    for p in &all {
+        children.entry(p.ppid).or_default().insert(p.pid);
+    }
+    let mut found = BTreeSet::new();
+    let mut seen = BTreeSet::from([ancestor]);
+    let mut next = vec![ancestor];
+    while let Some(pid) = next.pop() {
+        let mut kids = children.get(&pid).cloned().unwrap_or_default();
+        kids.extend(thread_children(pid));
+        for kid in kids {
+            if !seen.insert(kid) {
+                continue;
+            }
+            if live.get(&kid).copied().unwrap_or(true) {
+                found.insert(kid);
+            }
+            next.push(kid);
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// What descriptor `fd` of process `pid` refers to, as `/proc/PID/fd/FD` shows it
+/// (`pipe:[12345]`), for checks that must know whether a program passed a pipe on.
+pub fn fd_target(pid: i32, fd: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The open descriptors of process `pid` and what each refers to, from `/proc/PID/fd`.
+pub fn open_fds(pid: i32) -> Vec<(i32, String)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let mut fds: Vec<(i32, String)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, fd_target(pid, fd).unwrap_or_default()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// Whether process `pid` ignores `signal`, from the `SigIgn` mask of `/proc/PID/status`.
+pub fn ignores_signal(pid: i32, signal: i32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))?
+        .trim();
+    let mask = u64::from_str_radix(mask, 16).ok()?;
+    Some(mask & (1 << (signal - 1)) != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

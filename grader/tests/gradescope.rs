@@ -119,7 +119,7 @@ fn the_autograder_grades_reference_and_starter_and_reports_changed_files() {
     let repo = tmp.path().join("repo");
     ok(Command::new(kit.join("release/student-release.sh")).arg(&repo));
     std::fs::write(repo.join("Makefile"), "grade:\n\techo 100/100\n").unwrap();
-    let report_rs = repo.join("grader/src/report.rs");
+    let report_rs = repo.join("grader/src/report/mod.rs");
     let mut text = std::fs::read_to_string(&report_rs).unwrap();
     text.push_str("// full marks, please\n");
     std::fs::write(&report_rs, text).unwrap();
@@ -131,6 +131,6 @@ fn the_autograder_grades_reference_and_starter_and_reports_changed_files() {
     let output = results["output"].as_str().unwrap();
     assert!(output.contains("Changed files"), "{output}");
     assert!(output.contains("Makefile"), "{output}");
-    assert!(output.contains("grader/src/report.rs"), "{output}");
+    assert!(output.contains("grader/src/report/mod.rs"), "{output}");
     assert!(!output.contains("specs/"), "{output}");
 }
