@@ -217,7 +217,7 @@ fn enter_user_namespace() -> std::io::Result<()> {
 }
 
 fn try_enter() -> nix::Result<()> {
-    let size = dev_shm_size(&crate::needs::Needs::of_all());
+    let size = dev_shm_size(&crate::assignments::needs_of_all());
     unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS)?;
     // Keep our mounts from propagating back to the machine, then give /dev/shm a fresh tmpfs.
     mount(
@@ -463,15 +463,6 @@ fn shared_folders(uid: u32, gid: u32) -> &'static [PathBuf] {
     })
 }
 
-/// The pid that process `pid` (a pid of the grader's namespace) has in its own PID namespace,
-/// the one it reads with `getpid` and writes where a spec asks for its pid: the last field of
-/// `NSpid:` in `/proc/PID/status`. `None` once the process is gone.
-pub fn own_pid(pid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    line.split_whitespace().last()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,7 +518,7 @@ mod tests {
     #[test]
     fn the_private_dev_shm_holds_twice_the_largest_ring_beside_the_checks() {
         use crate::needs::{Need, Needs};
-        assert_eq!(dev_shm_size(&Needs::of_all()), 4 << 30);
+        assert_eq!(dev_shm_size(&crate::assignments::needs_of_all()), 4 << 30);
         assert_eq!(dev_shm_size(&Needs::default()), 1 << 30);
         let big = Needs {
             dev_shm_largest: Need::new(3 << 30, "a 3 GiB ring"),

@@ -14,7 +14,6 @@ pub mod doctor;
 pub mod expect;
 pub mod faults;
 pub mod grade;
-pub mod hidden;
 pub mod ipc;
 pub mod isolation;
 pub mod leaks;

@@ -4,8 +4,6 @@
 //! largest need of every assignment, and [`crate::isolation`] sizes the grading's private
 //! `/dev/shm` from them. The core holds no number of any one assignment.
 
-use crate::check::Assignment;
-
 /// One need: an amount, and why, in the words of the doctor's report ("msgq's 8000-byte
 /// texts"). The default is no need at all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,19 +67,6 @@ impl Needs {
             tasks: a.tasks.max(b.tasks),
         })
     }
-
-    /// The largest needs of every assignment of the kit.
-    pub fn of_all() -> Needs {
-        Needs::most(crate::assignments::all().iter().map(Assignment::needs))
-    }
-}
-
-impl Assignment {
-    /// What this assignment's checks need: its folder's `needs.rs`, attached by name in
-    /// [`crate::assignments::needs`] (so its `mod.rs` need not mention it).
-    pub fn needs(&self) -> Needs {
-        crate::assignments::needs(self.name)
-    }
 }
 
 #[cfg(test)]
@@ -105,23 +90,5 @@ mod tests {
         assert_eq!(most.sets, Need::new(2, "a's sets"));
         assert_eq!(most.segment, Need::default());
         assert_eq!(Needs::most([]), Needs::default());
-    }
-
-    #[test]
-    fn every_assignment_of_the_kit_declares_what_the_doctor_checks() {
-        let all = Needs::of_all();
-        for need in [
-            all.message,
-            all.queues,
-            all.segment,
-            all.segments,
-            all.sems_per_set,
-            all.sets,
-            all.dev_shm,
-            all.dev_shm_largest,
-            all.tasks,
-        ] {
-            assert!(need.amount > 0 && !need.why.is_empty(), "{need:?}");
-        }
     }
 }

@@ -85,7 +85,7 @@ pub fn syscall_name(nr: i64) -> String {
 /// The names in `/dev/shm` now (a name that is not UTF-8 read with U+FFFD in place of its
 /// invalid bytes: [`crate::leaks::Snapshot`] keeps names exactly).
 pub fn dev_shm_entries() -> Vec<String> {
-    std::fs::read_dir(crate::leaks::DEV_SHM)
+    std::fs::read_dir(crate::ipc::DEV_SHM)
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -471,6 +471,15 @@ pub fn ignores_signal(pid: i32, signal: i32) -> Option<bool> {
         .trim();
     let mask = u64::from_str_radix(mask, 16).ok()?;
     Some(mask & (1 << (signal - 1)) != 0)
+}
+
+/// The pid that process `pid` (a pid of the grader's namespace) has in its own PID namespace,
+/// the one it reads with `getpid` and writes where a spec asks for its pid: the last field of
+/// `NSpid:` in `/proc/PID/status`. `None` once the process is gone.
+pub fn own_pid(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
 }
 
 #[cfg(test)]

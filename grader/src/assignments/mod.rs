@@ -13,9 +13,7 @@ macro_rules! assignments {
 
         /// Every assignment, in the order they are graded and reported.
         pub fn all() -> Vec<Assignment> {
-            let mut all = vec![$($module::assignment()),*];
-            crate::hidden::extend(&mut all);
-            all
+            vec![$($module::assignment()),*]
         }
 
         /// What the checks of assignment `name` need of the machine (its folder's
@@ -32,6 +30,12 @@ macro_rules! assignments {
 
 assignments!(pipes, msgq, sysv_shm, posix_shm, semaphores, seg_pool);
 
+/// The largest needs of every assignment of the kit: what `grader doctor` checks the machine
+/// against and the isolation sizes the private `/dev/shm` for.
+pub fn needs_of_all() -> Needs {
+    Needs::most(all().iter().map(|a| needs(a.name)))
+}
+
 /// The names of every assignment.
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|a| a.name).collect()
@@ -45,4 +49,27 @@ pub fn run_tool(name: &str, args: &[String]) -> Option<std::process::ExitCode> {
         .flat_map(|a| a.tools)
         .find(|t| t.name == name)
         .map(|t| (t.run)(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_assignment_of_the_kit_declares_what_the_doctor_checks() {
+        let all = needs_of_all();
+        for need in [
+            all.message,
+            all.queues,
+            all.segment,
+            all.segments,
+            all.sems_per_set,
+            all.sets,
+            all.dev_shm,
+            all.dev_shm_largest,
+            all.tasks,
+        ] {
+            assert!(need.amount > 0 && !need.why.is_empty(), "{need:?}");
+        }
+    }
 }

@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn the_kernel_defaults_meet_every_need() {
-        let found = limits(&defaults(), &Needs::of_all());
+        let found = limits(&defaults(), &crate::assignments::needs_of_all());
         assert_eq!(levels(&found), []);
         assert_eq!(exit_status(&found), 0);
     }

@@ -258,7 +258,7 @@ pub fn run(options: Options) -> ExitCode {
     } else {
         "Limits (of this machine's IPC namespace and /dev/shm, which grading will use)"
     };
-    let needs = crate::needs::Needs::of_all();
+    let needs = crate::assignments::needs_of_all();
     let mut found = limits(&probe, &needs);
     found.extend(limits::rlimits(me, &needs));
     section(title, found);

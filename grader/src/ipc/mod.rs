@@ -229,7 +229,7 @@ pub fn shell_word(bytes: &[u8]) -> String {
         .iter()
         .all(|&b| printable(b) && b != b'\\' && b != b'\'')
     {
-        return crate::run::shell_quote(&String::from_utf8_lossy(bytes));
+        return crate::message::shell_quote(&String::from_utf8_lossy(bytes));
     }
     let mut word = String::from("$'");
     for &b in bytes {

@@ -1,4 +1,5 @@
-//! Hidden checks of `pipes` (instructors only; see `crate::hidden`).
+//! Hidden checks of `pipes`: graded by instructors, never shipped to students (compiled only
+//! with the grader's `instructor` feature; README, "Visibility and hidden checks").
 
 use std::time::Duration;
 

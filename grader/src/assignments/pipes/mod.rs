@@ -9,6 +9,8 @@
 
 pub mod needs;
 mod faults;
+#[cfg(feature = "instructor")]
+mod hidden;
 mod mechanism;
 mod relay;
 mod stages;
@@ -17,7 +19,7 @@ mod timing;
 mod transfer;
 mod usage;
 
-use crate::check::Assignment;
+use crate::check::{Assignment, Check};
 
 const MIB: u64 = 1024 * 1024;
 /// A command that no `PATH` holds.
@@ -31,7 +33,15 @@ pub fn assignment() -> Assignment {
         package: "pipes",
         binaries: &["pipeline", "relay"],
         tools: vec![],
-        checks: [
+        checks: checks(),
+    }
+}
+
+/// The visible checks in the spec's order, then (in the instructors' grader only) the hidden
+/// ones.
+fn checks() -> Vec<Check> {
+    #[allow(unused_mut)]
+    let mut checks: Vec<Check> = [
             usage::checks(),
             status::checks(),
             transfer::checks(),
@@ -43,8 +53,10 @@ pub fn assignment() -> Assignment {
         ]
         .into_iter()
         .flatten()
-        .collect(),
-    }
+        .collect();
+    #[cfg(feature = "instructor")]
+    checks.extend(hidden::checks());
+    checks
 }
 
 /// Splits a `pipeline` command line written with `|` words into arguments.
