@@ -10,7 +10,8 @@
 //! | `sem-mutex` | [`mutex`] | a SysV binary semaphore with `SEM_UNDO` guards a shared counter |
 //!
 //! The system calls live in small wrappers, one module per facility: [`ipc`] (`ftok`),
-//! [`sem`] (POSIX named and SysV semaphores) and [`sysv_shm`] (the counter's segment).
+//! [`sem`] (POSIX named and SysV semaphores) and [`sysv_shm`] (the counter's segment); their
+//! return codes are converted in [`cvt`].
 //!
 //! **Where to start:** read `specs/semaphores.md` §1–2, then write Part 1, `sem-pingpong`:
 //! [`pingpong`]'s command line (§2.1), then the POSIX semaphores of [`sem`] (§2.3). `make grade
@@ -20,6 +21,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 pub mod cli;
+pub mod cvt;
 pub mod ipc;
 pub mod mutex;
 pub mod pingpong;

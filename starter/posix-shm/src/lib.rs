@@ -6,7 +6,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`cvt`] | the one place where `-1` + `errno` becomes an [`std::io::Error`] |
+//! | [`cvt`] | return codes converted in one place: `-1` + `errno` becomes an `Errno` |
 //! | [`posix_shm`] | `shm_open`, `shm_unlink`, `open`, `unlink`, `ftruncate`, `fstat`, `mmap`, `munmap` |
 //! | [`sem`] | `sem_init`, `sem_post`, `sem_timedwait` on semaphores inside the mapping |
 //! | [`ring`] | the layout of the object, the rendezvous and the transfer |
