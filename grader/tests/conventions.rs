@@ -16,11 +16,18 @@ struct Shared {
     required: &'static [&'static str],
 }
 
-const SHARED: &[Shared] = &[Shared {
-    file: "cvt.rs",
-    source: "sysv-shm",
-    required: &["msgq", "sysv-shm", "posix-shm", "semaphores"],
-}];
+const SHARED: &[Shared] = &[
+    Shared {
+        file: "cvt.rs",
+        source: "sysv-shm",
+        required: &["msgq", "sysv-shm", "posix-shm", "semaphores"],
+    },
+    Shared {
+        file: "exit.rs",
+        source: "sysv-shm",
+        required: &["sysv-shm", "posix-shm", "semaphores"],
+    },
+];
 
 /// The crates of a workspace: its folders holding a `Cargo.toml`.
 fn crates(workspace: &Path) -> Vec<String> {
