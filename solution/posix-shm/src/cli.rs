@@ -1,11 +1,11 @@
-//! The command line (spec §2), names (§3), messages and exit codes.
+//! The command line (spec §2), names (§3) and messages; the exit codes are in [`crate::exit`].
 
 use std::ffi::CString;
 use std::fmt;
 use std::os::fd::AsFd;
-use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::Failure;
 use crate::ring::{Channel, MAX_RING, PAGE};
 
 /// Ring size when `--ring` is not given: 1 MiB.
@@ -14,15 +14,6 @@ pub const DEFAULT_RING: u64 = 1 << 20;
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// Largest `--timeout`, in milliseconds (one hour).
 pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
-
-/// Exit status: success.
-pub const EXIT_OK: u8 = 0;
-/// Exit status: runtime failure (the object exists, a call failed, …).
-pub const EXIT_FAILURE: u8 = 1;
-/// Exit status: malformed command line.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status: gave up waiting for the peer.
-pub const EXIT_GAVE_UP: u8 = 3;
 
 /// Which program this is. The value is the `creator` field of the header (spec §4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,40 +78,8 @@ pub struct Options {
     pub timeout: Duration,
 }
 
-/// Why a run failed: the exit status and the message after `PROGRAM: `.
-#[derive(Debug)]
-pub struct Failure {
-    /// [`EXIT_FAILURE`] or [`EXIT_GAVE_UP`].
-    pub code: u8,
-    /// One line, without the program prefix.
-    pub message: String,
-}
-
-impl Failure {
-    /// A runtime failure, exit status 1.
-    pub fn runtime(message: String) -> Failure {
-        Failure {
-            code: EXIT_FAILURE,
-            message,
-        }
-    }
-
-    /// Gave up waiting for the peer, exit status 3.
-    pub fn gave_up(message: String) -> Failure {
-        Failure {
-            code: EXIT_GAVE_UP,
-            message,
-        }
-    }
-}
-
-/// The usage line of `role`'s program.
-pub fn usage(role: Role) -> String {
-    format!(
-        "usage: {} [--ring BYTES] [--timeout MS] (NAME | --file PATH)",
-        role.program()
-    )
-}
+/// The usage line of both programs, after the program name.
+pub const SYNOPSIS: &str = "[--ring BYTES] [--timeout MS] (NAME | --file PATH)";
 
 /// Checks a shared-memory object name (spec §3.1): `/` followed by 1 to 254 bytes, none of
 /// them `/`, and neither `.` nor `..`. The error is the message after `PROGRAM: `.
@@ -219,27 +178,15 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     })
 }
 
-/// The whole program of `role`: parse, meet the peer, transfer, report (spec §2).
-pub fn run(role: Role, args: &[String]) -> ExitCode {
-    let program = role.program();
-    let opts = match parse(args) {
-        Ok(opts) => opts,
-        Err(message) => {
-            eprintln!("{program}: {message}");
-            eprintln!("{}", usage(role));
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let result =
-        Channel::open(&opts.target, role, opts.ring, opts.timeout).and_then(|ch| match role {
-            Role::Sender => ch.send(std::io::stdin().as_fd()),
-            Role::Receiver => ch.recv(std::io::stdout().as_fd()),
-        });
-    match result {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => {
-            eprintln!("{program}: {}", f.message);
-            ExitCode::from(f.code)
-        }
+/// The whole program of `role`: parse, meet the peer, transfer (spec §2); [`main_with`]
+/// reports a failure.
+///
+/// [`main_with`]: crate::exit::main_with
+pub fn run(role: Role, args: &[String]) -> Result<(), Failure> {
+    let opts = parse(args).map_err(Failure::Usage)?;
+    let channel = Channel::open(&opts.target, role, opts.ring, opts.timeout)?;
+    match role {
+        Role::Sender => channel.send(std::io::stdin().as_fd()),
+        Role::Receiver => channel.recv(std::io::stdout().as_fd()),
     }
 }

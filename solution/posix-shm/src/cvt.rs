@@ -1,40 +1,52 @@
-//! Return codes converted in one place: `-1` + `errno`, and the same with an `EINTR` retry.
+//! Return codes converted in one place, one function per C convention: [`cvt`] for `-1` +
+//! `errno`, [`cvt_r`] for the same with an `EINTR` retry, [`cvt_nz`] for `pthread_*` calls,
+//! which return the error number itself. Given complete.
+//!
+//! Every crate of the kit that makes raw system calls has this same file, byte for byte.
 
-use std::io;
+use nix::errno::Errno;
 
-/// The C return types that report failure as `-1`.
-pub trait IsMinusOne: Copy {
-    /// Whether the value is the C failure marker `-1`.
-    fn is_minus_one(self) -> bool;
+/// A C return type whose failure value is `-1` (`int`, `ssize_t`, or a pointer cast to `isize`).
+pub trait MinusOne: Copy + PartialEq {
+    /// The failure value.
+    const MINUS_ONE: Self;
 }
 
-impl IsMinusOne for i32 {
-    fn is_minus_one(self) -> bool {
-        self == -1
-    }
+impl MinusOne for i32 {
+    const MINUS_ONE: Self = -1;
 }
 
-impl IsMinusOne for isize {
-    fn is_minus_one(self) -> bool {
-        self == -1
-    }
+impl MinusOne for isize {
+    const MINUS_ONE: Self = -1;
 }
 
-/// Turns a `-1` return into the current `errno` as an [`io::Error`].
-pub fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
-    if ret.is_minus_one() {
-        Err(io::Error::last_os_error())
+/// Converts the `-1` + `errno` convention: `-1` becomes the current `errno`, any other value
+/// is a success.
+pub fn cvt<T: MinusOne>(ret: T) -> Result<T, Errno> {
+    if ret == T::MINUS_ONE {
+        Err(Errno::last())
     } else {
         Ok(ret)
     }
 }
 
-/// Calls `f` until it does not fail with `EINTR`, then converts as [`cvt`].
-pub fn cvt_r<T: IsMinusOne>(mut f: impl FnMut() -> T) -> io::Result<T> {
+/// Like [`cvt`], but calls `f` again while it fails with `EINTR`: a signal that interrupts a
+/// blocked call neither loses nor repeats the call's effect, so calling it again is always
+/// right.
+pub fn cvt_r<T: MinusOne>(mut f: impl FnMut() -> T) -> Result<T, Errno> {
     loop {
         match cvt(f()) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(Errno::EINTR) => continue,
             other => return other,
         }
+    }
+}
+
+/// Converts the `pthread_*` convention: `0` on success, otherwise the error number itself.
+pub fn cvt_nz(ret: libc::c_int) -> Result<(), Errno> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_raw(ret))
     }
 }

@@ -6,7 +6,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use crate::cli::{Failure, Role, Target};
+use crate::Failure;
+use crate::cli::{Role, Target};
 use crate::posix_shm::{self, Mapping};
 use crate::sem::Sem;
 // BEGIN SOLUTION

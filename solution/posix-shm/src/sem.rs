@@ -6,6 +6,8 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::time::Duration;
 // BEGIN SOLUTION
+use nix::errno::Errno;
+
 use crate::cvt::cvt;
 // END SOLUTION
 
@@ -93,9 +95,9 @@ impl Sem {
             // SAFETY: the semaphore is initialised; `deadline.0` is a valid `timespec`.
             match cvt(unsafe { libc::sem_timedwait(self.0.get(), &deadline.0) }) {
                 Ok(_) => return Ok(true),
-                Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(Errno::ETIMEDOUT) => return Ok(false),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
         // END SOLUTION

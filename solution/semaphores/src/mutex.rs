@@ -19,8 +19,8 @@ use crate::sem::{SemSet, sembuf};
 use crate::sysv_shm::{COUNTER_SIZE, Segment};
 // END SOLUTION
 
-/// The usage line of `sem-mutex`.
-pub const USAGE: &str = "sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
+/// The usage line of `sem-mutex`, after the program name.
+pub const SYNOPSIS: &str = "init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
 
 /// The `proj_id` given to `ftok` with KEYPATH, for both the set and the segment: `'M'`.
 pub const PROJ_ID: u8 = b'M';

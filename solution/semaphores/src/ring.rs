@@ -19,8 +19,8 @@ use crate::sem::sembuf;
 use crate::{cli, ipc};
 // END SOLUTION
 
-/// The usage line of `sem-ring`.
-pub const USAGE: &str = "sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
+/// The usage line of `sem-ring`, after the program name.
+pub const SYNOPSIS: &str = "KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
 
 /// The `proj_id` given to `ftok` with KEYPATH: `'R'`.
 pub const PROJ_ID: u8 = b'R';

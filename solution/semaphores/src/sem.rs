@@ -12,15 +12,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 // BEGIN SOLUTION
-/// `-1` + errno, retried while the call fails with `EINTR`.
-fn cvt_r(mut call: impl FnMut() -> libc::c_int) -> Result<libc::c_int, Errno> {
-    loop {
-        match Errno::result(call()) {
-            Err(Errno::EINTR) => {}
-            other => return other,
-        }
-    }
-}
+use crate::cvt::{cvt, cvt_r};
 
 unsafe extern "C" {
     /// glibc's `semtimedop(2)`; the `libc` crate declares `semop` but not this one.
@@ -93,7 +85,7 @@ impl NamedSemaphore {
     pub fn post(&self) -> Result<(), Errno> {
         // BEGIN SOLUTION todo!("specs/semaphores.md §2.3: call sem_post(3)")
         // SAFETY: `self.sem` came from a successful sem_open and stays open until drop.
-        Errno::result(unsafe { libc::sem_post(self.sem.as_ptr()) }).map(drop)
+        cvt(unsafe { libc::sem_post(self.sem.as_ptr()) }).map(drop)
         // END SOLUTION
     }
 }
@@ -116,7 +108,7 @@ pub fn unlink(name: &CStr) -> Result<(), Errno> {
     let _ = name;
     // BEGIN SOLUTION todo!("specs/semaphores.md §2.4: call sem_unlink(3)")
     // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
-    Errno::result(unsafe { libc::sem_unlink(name.as_ptr()) }).map(drop)
+    cvt(unsafe { libc::sem_unlink(name.as_ptr()) }).map(drop)
     // END SOLUTION
 }
 
@@ -138,7 +130,7 @@ impl SemSet {
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int;
         // SAFETY: semget takes only integers.
         let id = unsafe { libc::semget(key, libc::c_int::from(nsems), flags) };
-        Errno::result(id).map(|id| SemSet { id })
+        cvt(id).map(|id| SemSet { id })
         // END SOLUTION
     }
 
@@ -149,7 +141,7 @@ impl SemSet {
         // BEGIN SOLUTION todo!("specs/semaphores.md §3.2: call semget(2) without IPC_CREAT")
         // SAFETY: semget takes only integers.
         let id = unsafe { libc::semget(key, 0, 0) };
-        Errno::result(id).map(|id| SemSet { id })
+        cvt(id).map(|id| SemSet { id })
         // END SOLUTION
     }
 
@@ -164,7 +156,7 @@ impl SemSet {
         }
         // SAFETY: for SETALL the fourth argument is `union semun`, whose `array` member points
         // to `nsems` unsigned shorts; `values` has exactly that many and outlives the call.
-        Errno::result(unsafe { libc::semctl(self.id, 0, libc::SETALL, values.as_ptr()) }).map(drop)
+        cvt(unsafe { libc::semctl(self.id, 0, libc::SETALL, values.as_ptr()) }).map(drop)
         // END SOLUTION
     }
 
@@ -176,7 +168,7 @@ impl SemSet {
         let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
         // SAFETY: for IPC_STAT the fourth argument is `union semun`, whose `buf` member points
         // to a semid_ds the kernel fills; `ds` is one and outlives the call.
-        Errno::result(unsafe { libc::semctl(self.id, 0, libc::IPC_STAT, &mut ds) })?;
+        cvt(unsafe { libc::semctl(self.id, 0, libc::IPC_STAT, &mut ds) })?;
         Ok(ds)
         // END SOLUTION
     }
@@ -196,7 +188,7 @@ impl SemSet {
             // SAFETY: `ops` is a valid array of `ops.len()` sembufs and `timeout` a valid
             // timespec; both outlive the call.
             let rc = unsafe { semtimedop(self.id, ops.as_mut_ptr(), ops.len(), &timeout) };
-            match Errno::result(rc) {
+            match cvt(rc) {
                 Err(Errno::EINTR) => {}
                 other => return other.map(drop),
             }
@@ -209,7 +201,7 @@ impl SemSet {
     pub fn remove(self) -> Result<(), Errno> {
         // BEGIN SOLUTION todo!("specs/semaphores.md §3.2: call semctl(2) with IPC_RMID")
         // SAFETY: IPC_RMID takes no fourth argument.
-        Errno::result(unsafe { libc::semctl(self.id, 0, libc::IPC_RMID) }).map(drop)
+        cvt(unsafe { libc::semctl(self.id, 0, libc::IPC_RMID) }).map(drop)
         // END SOLUTION
     }
 }

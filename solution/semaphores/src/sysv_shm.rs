@@ -5,6 +5,10 @@ use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
 
+// BEGIN SOLUTION
+use crate::cvt::cvt;
+// END SOLUTION
+
 /// A SysV shared memory segment, named by its identifier. Removal is explicit
 /// ([`Segment::remove`]): the segment belongs to the whole run, not to one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +26,7 @@ impl Segment {
         let flags = libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int;
         // SAFETY: shmget takes only integers.
         let id = unsafe { libc::shmget(key, size, flags) };
-        Errno::result(id).map(|id| Segment { id })
+        cvt(id).map(|id| Segment { id })
         // END SOLUTION
     }
 
@@ -33,7 +37,7 @@ impl Segment {
         // BEGIN SOLUTION todo!("specs/semaphores.md §4.2: call shmget(2) without IPC_CREAT")
         // SAFETY: shmget takes only integers.
         let id = unsafe { libc::shmget(key, 0, 0) };
-        Errno::result(id).map(|id| Segment { id })
+        cvt(id).map(|id| Segment { id })
         // END SOLUTION
     }
 
@@ -43,9 +47,7 @@ impl Segment {
         // BEGIN SOLUTION todo!("specs/semaphores.md §4.2: call shmat(2); (void *) -1 means failure")
         // SAFETY: a null address lets the kernel choose where to map; nothing is overwritten.
         let addr = unsafe { libc::shmat(self.id, std::ptr::null(), 0) };
-        if addr as isize == -1 {
-            return Err(Errno::last());
-        }
+        cvt(addr as isize)?;
         let size = self.size()?;
         if size < COUNTER_SIZE {
             // SAFETY: `addr` is the mapping shmat just returned and nothing else refers to it.
@@ -64,7 +66,7 @@ impl Segment {
         // SAFETY: shmid_ds is plain integers, for which all zeroes is a valid value.
         let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
         // SAFETY: `ds` is a valid shmid_ds for the kernel to fill and outlives the call.
-        Errno::result(unsafe { libc::shmctl(self.id, libc::IPC_STAT, &mut ds) })?;
+        cvt(unsafe { libc::shmctl(self.id, libc::IPC_STAT, &mut ds) })?;
         Ok(ds.shm_segsz)
         // END SOLUTION
     }
@@ -74,8 +76,7 @@ impl Segment {
     pub fn remove(self) -> Result<(), Errno> {
         // BEGIN SOLUTION todo!("specs/semaphores.md §4.2: call shmctl(2) with IPC_RMID")
         // SAFETY: IPC_RMID ignores the buffer, so a null pointer is fine.
-        Errno::result(unsafe { libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) })
-            .map(drop)
+        cvt(unsafe { libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
         // END SOLUTION
     }
 }

@@ -1,77 +1,24 @@
-//! Command lines, exit statuses and error messages shared by the binaries (spec §2).
+//! Command lines and error messages shared by the binaries (spec §2); the exit statuses are in
+//! [`crate::exit`].
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::Failure;
 use crate::sysv_shm;
 
-/// Exit status: a runtime failure (missing key path, segment exists or is missing, limit).
-pub const EXIT_RUNTIME: u8 = 1;
-/// Exit status: a malformed command line; a usage line is printed.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status: gave up waiting for a peer (bounded wait expired, or the peer vanished).
-pub const EXIT_GAVE_UP: u8 = 3;
 /// The bound of every wait for a peer unless `--timeout-ms` says otherwise (spec §5.6).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
 
-/// Why a program stops early: its exit status and the message for stderr.
-#[derive(Debug)]
-pub struct Failure {
-    /// One of [`EXIT_RUNTIME`], [`EXIT_USAGE`], [`EXIT_GAVE_UP`].
-    pub code: u8,
-    /// The message, printed as `PROGRAM: message`.
-    pub message: String,
-}
-
 impl Failure {
-    /// A runtime failure (exit status 1).
-    pub fn runtime(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_RUNTIME,
-            message: message.into(),
-        }
-    }
-
-    /// A malformed command line (exit status 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_USAGE,
-            message: message.into(),
-        }
-    }
-
-    /// Gave up waiting for a peer (exit status 3).
-    pub fn gave_up(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_GAVE_UP,
-            message: message.into(),
-        }
-    }
-
     /// A failed system call: `call what: strerror` (exit status 1).
     pub fn sys(call: &str, what: &str, errno: Errno) -> Self {
         if what.is_empty() {
             Failure::runtime(format!("{call}: {}", errno.desc()))
         } else {
             Failure::runtime(format!("{call} {what}: {}", errno.desc()))
-        }
-    }
-}
-
-/// Prints a failure as `PROGRAM: message` (and `usage: PROGRAM SYNOPSIS` for status 2) and
-/// turns the result into the exit status.
-pub fn report(program: &str, synopsis: &str, result: Result<(), Failure>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("{program}: {}", failure.message);
-            if failure.code == EXIT_USAGE {
-                eprintln!("usage: {program} {synopsis}");
-            }
-            ExitCode::from(failure.code)
         }
     }
 }

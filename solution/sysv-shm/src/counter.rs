@@ -1,13 +1,13 @@
 //! Part 2, the shared counter: forked workers add to a counter under a process-shared mutex
 //! that lives in the segment (spec §4, lesson §13–14).
 
-use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
-use crate::cli::{self, Failure, KeyArgs};
+use crate::Failure;
+use crate::cli::{self, KeyArgs};
 use crate::pshared_mutex::PsharedMutex;
 // BEGIN SOLUTION
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,19 +41,16 @@ const _: () = assert!(std::mem::size_of::<Counter>() == 48);
 const _: () = assert!(std::mem::offset_of!(Counter, total) == 40);
 
 /// `svshm-counter KEYPATH PROJ_ID WORKERS ITERATIONS`: the binary's whole behaviour.
-pub fn run(args: &[String]) -> ExitCode {
-    let result = (|| {
-        let [path, id, workers, iterations] = args else {
-            return Err(Failure::usage("expected 4 arguments"));
-        };
-        let key = cli::key_args(path, id)?;
-        let workers = cli::number(workers, "WORKERS", 1, MAX_WORKERS)? as u32;
-        let iterations = cli::number(iterations, "ITERATIONS", 0, MAX_ITERATIONS)?;
-        let total = count(&key, workers, iterations)?;
-        println!("total: {total}");
-        Ok(())
-    })();
-    cli::report(PROGRAM, SYNOPSIS, result)
+pub fn run(args: &[String]) -> Result<(), Failure> {
+    let [path, id, workers, iterations] = args else {
+        return Err(Failure::usage("expected 4 arguments"));
+    };
+    let key = cli::key_args(path, id)?;
+    let workers = cli::number(workers, "WORKERS", 1, MAX_WORKERS)? as u32;
+    let iterations = cli::number(iterations, "ITERATIONS", 0, MAX_ITERATIONS)?;
+    let total = count(&key, workers, iterations)?;
+    println!("total: {total}");
+    Ok(())
 }
 
 /// `fork()`—Starts a child that runs `work` and ends with `_exit(work())`; returns its PID.

@@ -1,4 +1,8 @@
-//! Return-code conversion, one function per C convention (spec §2.6).
+//! Return codes converted in one place, one function per C convention: [`cvt`] for `-1` +
+//! `errno`, [`cvt_r`] for the same with an `EINTR` retry, [`cvt_nz`] for `pthread_*` calls,
+//! which return the error number itself. Given complete.
+//!
+//! Every crate of the kit that makes raw system calls has this same file, byte for byte.
 
 use nix::errno::Errno;
 
@@ -16,7 +20,8 @@ impl MinusOne for isize {
     const MINUS_ONE: Self = -1;
 }
 
-/// Converts the `-1` + `errno` convention (`ftok`, `shmget`, `shmat`, `shmdt`, `shmctl`).
+/// Converts the `-1` + `errno` convention: `-1` becomes the current `errno`, any other value
+/// is a success.
 pub fn cvt<T: MinusOne>(ret: T) -> Result<T, Errno> {
     if ret == T::MINUS_ONE {
         Err(Errno::last())
@@ -25,7 +30,9 @@ pub fn cvt<T: MinusOne>(ret: T) -> Result<T, Errno> {
     }
 }
 
-/// Like [`cvt`], but calls `f` again while it fails with `EINTR` (`waitpid`).
+/// Like [`cvt`], but calls `f` again while it fails with `EINTR`: a signal that interrupts a
+/// blocked call neither loses nor repeats the call's effect, so calling it again is always
+/// right.
 pub fn cvt_r<T: MinusOne>(mut f: impl FnMut() -> T) -> Result<T, Errno> {
     loop {
         match cvt(f()) {

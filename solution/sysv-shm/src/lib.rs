@@ -22,6 +22,9 @@ pub mod cli;
 pub mod counter;
 pub mod cvt;
 pub mod demo;
+pub mod exit;
 pub mod pshared_mutex;
 pub mod sysv_shm;
 pub mod transfer;
+
+pub use exit::{Failure, main_with};

@@ -6,11 +6,11 @@
 //! Either side may start first: the one whose `shmget(IPC_CREAT | IPC_EXCL)` succeeds
 //! initialises the header and then publishes the `ready` word; the other waits for it.
 
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use crate::cli::{self, Failure, KeyArgs};
+use crate::Failure;
+use crate::cli::{self, KeyArgs};
 use crate::pshared_mutex::{PsharedCond, PsharedMutex};
 use crate::sysv_shm::{Attachment, ShmId};
 // BEGIN SOLUTION
@@ -159,18 +159,15 @@ impl Channel {
 }
 
 /// `svshm-producer` / `svshm-consumer` `[--timeout-ms MS] KEYPATH PROJ_ID DATA_SIZE`.
-pub fn run(role: Role, args: &[String]) -> ExitCode {
-    let result = (|| {
-        let (args, timeout) = cli::timeout_option(args)?;
-        let [path, id, size] = &args[..] else {
-            return Err(Failure::usage("expected KEYPATH PROJ_ID DATA_SIZE"));
-        };
-        let key = cli::key_args(path, id)?;
-        let data_size = cli::number(size, "DATA_SIZE", 1, u64::MAX)?;
-        cli::segment_size(data_size, HEADER_SIZE as u64)?;
-        transfer(role, &key, data_size as usize, timeout)
-    })();
-    cli::report(role.program(), SYNOPSIS, result)
+pub fn run(role: Role, args: &[String]) -> Result<(), Failure> {
+    let (args, timeout) = cli::timeout_option(args)?;
+    let [path, id, size] = &args[..] else {
+        return Err(Failure::usage("expected KEYPATH PROJ_ID DATA_SIZE"));
+    };
+    let key = cli::key_args(path, id)?;
+    let data_size = cli::number(size, "DATA_SIZE", 1, u64::MAX)?;
+    cli::segment_size(data_size, HEADER_SIZE as u64)?;
+    transfer(role, &key, data_size as usize, timeout)
 }
 
 /// Opens or creates the segment, joins as `role`, moves the stream, and removes the segment
@@ -188,7 +185,7 @@ pub fn transfer(
     let channel = open(k, data_size, timeout)?;
     if let Err(failure) = join(&channel, role) {
         // A second producer (or consumer) leaves the pair it found alone.
-        if failure.code != cli::EXIT_RUNTIME {
+        if !matches!(failure, Failure::Runtime(_)) {
             abort(&channel, role);
         }
         return Err(failure);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::{Failure, ring};
 
-/// The usage line of `sem-mutex`.
-pub const USAGE: &str = "sem-mutex init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
+/// The usage line of `sem-mutex`, after the program name.
+pub const SYNOPSIS: &str = "init KEYPATH | add KEYPATH TIMES [--timeout-ms MS] [--hold-ms MS] | finish KEYPATH [--timeout-ms MS]";
 
 /// The `proj_id` given to `ftok` with KEYPATH, for both the set and the segment: `'M'`.
 pub const PROJ_ID: u8 = b'M';

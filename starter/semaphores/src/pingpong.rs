@@ -6,8 +6,8 @@
 
 use crate::Failure;
 
-/// The usage line of `sem-pingpong`.
-pub const USAGE: &str = "sem-pingpong ping|pong NAME ROUNDS [--timeout-ms MS]";
+/// The usage line of `sem-pingpong`, after the program name.
+pub const SYNOPSIS: &str = "ping|pong NAME ROUNDS [--timeout-ms MS]";
 
 /// Which side of the handoff this process plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

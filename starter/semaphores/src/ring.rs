@@ -9,8 +9,8 @@ use std::time::Instant;
 use crate::Failure;
 use crate::sem::SemSet;
 
-/// The usage line of `sem-ring`.
-pub const USAGE: &str = "sem-ring KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
+/// The usage line of `sem-ring`, after the program name.
+pub const SYNOPSIS: &str = "KEYPATH INDEX K ROUNDS [--timeout-ms MS]";
 
 /// The `proj_id` given to `ftok` with KEYPATH: `'R'`.
 pub const PROJ_ID: u8 = b'R';

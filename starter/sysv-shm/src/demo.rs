@@ -1,8 +1,7 @@
 //! Part 1, the lesson's shmdemo: a string left in a persistent segment (spec §3, lesson §10–11).
 
-use std::process::ExitCode;
-
-use crate::cli::{self, Failure, KeyArgs};
+use crate::Failure;
+use crate::cli::{self, KeyArgs};
 
 /// The program's name in messages.
 pub const PROGRAM: &str = "svshm-demo";
@@ -59,13 +58,12 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
 }
 
 /// `svshm-demo ARGS…`: the binary's whole behaviour.
-pub fn run(args: &[String]) -> ExitCode {
-    let result = parse(args).and_then(|command| match command {
+pub fn run(args: &[String]) -> Result<(), Failure> {
+    match parse(args)? {
         Command::Write { key, size, text } => write(&key, size, &text),
         Command::Read { key } => read(&key),
         Command::Remove { key } => remove(&key),
-    });
-    cli::report(PROGRAM, SYNOPSIS, result)
+    }
 }
 
 /// `write`: creates the segment if needed (`IPC_CREAT`, mode 0600, SIZE bytes), copies STRING

@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
+use posix_shm::cli::{self, Role};
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    posix_shm::cli::run(posix_shm::cli::Role::Sender, &args)
+    posix_shm::main_with("pshm-send", cli::SYNOPSIS, |args| {
+        cli::run(Role::Sender, args)
+    })
 }

@@ -5,5 +5,5 @@ use std::process::ExitCode;
 use semaphores::pingpong;
 
 fn main() -> ExitCode {
-    semaphores::main_with("sem-pingpong", pingpong::USAGE, pingpong::run)
+    semaphores::main_with("sem-pingpong", pingpong::SYNOPSIS, pingpong::run)
 }

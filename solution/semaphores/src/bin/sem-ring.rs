@@ -5,5 +5,5 @@ use std::process::ExitCode;
 use semaphores::ring;
 
 fn main() -> ExitCode {
-    semaphores::main_with("sem-ring", ring::USAGE, ring::run)
+    semaphores::main_with("sem-ring", ring::SYNOPSIS, ring::run)
 }

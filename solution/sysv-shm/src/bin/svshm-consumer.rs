@@ -1,6 +1,11 @@
 //! `svshm-consumer`: see `specs/sysv-shm.md` §5.
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    sysv_shm::transfer::run(sysv_shm::transfer::Role::Consumer, &args)
+use std::process::ExitCode;
+
+use sysv_shm::transfer::{self, Role};
+
+fn main() -> ExitCode {
+    sysv_shm::main_with("svshm-consumer", transfer::SYNOPSIS, |args| {
+        transfer::run(Role::Consumer, args)
+    })
 }

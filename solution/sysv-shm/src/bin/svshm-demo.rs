@@ -1,6 +1,9 @@
 //! `svshm-demo`: see `specs/sysv-shm.md` §3.
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    sysv_shm::demo::run(&args)
+use std::process::ExitCode;
+
+use sysv_shm::demo;
+
+fn main() -> ExitCode {
+    sysv_shm::main_with("svshm-demo", demo::SYNOPSIS, demo::run)
 }

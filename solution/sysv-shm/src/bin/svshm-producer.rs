@@ -1,6 +1,11 @@
 //! `svshm-producer`: see `specs/sysv-shm.md` §5.
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    sysv_shm::transfer::run(sysv_shm::transfer::Role::Producer, &args)
+use std::process::ExitCode;
+
+use sysv_shm::transfer::{self, Role};
+
+fn main() -> ExitCode {
+    sysv_shm::main_with("svshm-producer", transfer::SYNOPSIS, |args| {
+        transfer::run(Role::Producer, args)
+    })
 }

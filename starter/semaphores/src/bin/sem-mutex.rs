@@ -5,5 +5,5 @@ use std::process::ExitCode;
 use semaphores::mutex;
 
 fn main() -> ExitCode {
-    semaphores::main_with("sem-mutex", mutex::USAGE, mutex::run)
+    semaphores::main_with("sem-mutex", mutex::SYNOPSIS, mutex::run)
 }

@@ -1,6 +1,9 @@
 //! `svshm-counter`: see `specs/sysv-shm.md` §4.
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    sysv_shm::counter::run(&args)
+use std::process::ExitCode;
+
+use sysv_shm::counter;
+
+fn main() -> ExitCode {
+    sysv_shm::main_with("svshm-counter", counter::SYNOPSIS, counter::run)
 }
