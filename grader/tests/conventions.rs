@@ -20,7 +20,7 @@ const SHARED: &[Shared] = &[
     Shared {
         file: "cvt.rs",
         source: "sysv-shm",
-        required: &["msgq", "sysv-shm", "posix-shm", "semaphores"],
+        required: &["msgq", "sysv-shm", "posix-shm", "semaphores", "seg-pool"],
     },
     Shared {
         file: "exit.rs",
