@@ -63,6 +63,15 @@ pub fn timed_out(limit: std::time::Duration) -> String {
     format!("timed out after {} s", fmt_secs(limit))
 }
 
+/// "stuck: nothing could move after 1.2 s (limit 5 s)".
+pub fn stuck(after: std::time::Duration, limit: std::time::Duration) -> String {
+    format!(
+        "stuck: nothing could move after {} s (limit {} s)",
+        fmt_secs(after),
+        fmt_secs(limit)
+    )
+}
+
 /// Seconds with at most one decimal, "5" or "2.5".
 pub fn fmt_secs(d: std::time::Duration) -> String {
     let s = d.as_secs_f64();

@@ -119,7 +119,15 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
     let leak_details = leak_details(facts.leaked, facts.kept);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
         let mut details = format!("COMMAND:\n    {}\n", run.command);
-        if !run.at_limit.is_empty() {
+        if run.stuck {
+            details.push_str(
+                "STUCK (what each process was doing: every one waited for another, none \
+                 could move again, so the grader ended it early):\n",
+            );
+            for doing in &run.at_limit {
+                details.push_str(&format!("    {}\n", doing.line));
+            }
+        } else if !run.at_limit.is_empty() {
             details.push_str("AT THE LIMIT (what each process was doing):\n");
             for doing in &run.at_limit {
                 details.push_str(&format!("    {}\n", doing.line));
@@ -133,7 +141,12 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             details.push_str(&format!("HINT: {}\n", facts.timeout_hint));
         }
         details.push_str(&leak_details);
-        return verdict(Status::Timeout, 0, message::timed_out(facts.limit), details);
+        let reason = if run.stuck {
+            message::stuck(run.wall, facts.limit)
+        } else {
+            message::timed_out(facts.limit)
+        };
+        return verdict(Status::Timeout, 0, reason, details);
     }
     match facts.result {
         Ok(()) if facts.leaked.is_empty() => {
@@ -258,6 +271,7 @@ mod tests {
             end,
             timed_out,
             at_limit: Vec::new(),
+            stuck: false,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
             stdout: Captured::default(),
@@ -327,6 +341,40 @@ mod tests {
         assert_eq!(v.status, Status::Timeout);
         assert_eq!(v.reason, "timed out after 5 s");
         assert!(v.details.contains("HINT: close the write end"));
+    }
+
+    /// A run ended early because it was stuck is a timeout that says so: when, and what each
+    /// process waited for, with the check's hint.
+    #[test]
+    fn a_stuck_run_is_a_timeout_that_says_it_could_not_move() {
+        let by_grader = End::Signaled {
+            signal: libc::SIGTERM,
+            by_grader: true,
+        };
+        let mut stuck = run(by_grader, true, "");
+        stuck.stuck = true;
+        stuck.wall = Duration::from_millis(1200);
+        stuck.at_limit = vec![crate::run::Doing {
+            line: "pid 4 (wc): sleeping in read (anon_pipe_read)".into(),
+            running: false,
+        }];
+        let v = decide_with(Ok(()), &[stuck], &[]);
+        assert_eq!(v.status, Status::Timeout);
+        assert_eq!(
+            v.reason,
+            "stuck: nothing could move after 1.2 s (limit 5 s)"
+        );
+        assert!(
+            v.details.contains("STUCK (what each process was doing"),
+            "{}",
+            v.details
+        );
+        assert!(!v.details.contains("AT THE LIMIT"), "{}", v.details);
+        assert!(
+            v.details.contains("HINT: close the write end"),
+            "{}",
+            v.details
+        );
     }
 
     /// A timed-out run says what each process was doing at the limit, and the hint follows the

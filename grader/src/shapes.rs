@@ -342,6 +342,7 @@ mod tests {
             end: End::Exited(code),
             timed_out: false,
             at_limit: Vec::new(),
+            stuck: false,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
             stdout: captured(stdout),

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 /// How long a run must stay stuck before it is stopped, before the time scale.
 pub const QUIET: Duration = Duration::from_secs(1);
 
+/// How often a watched run is looked at.
+pub const LOOK_EVERY: Duration = Duration::from_millis(100);
+
 /// Kernel waits (`/proc/PID/wchan`) that only another process can end: a pipe's reader or
 /// writer (`pipe_read`, `anon_pipe_read` on newer kernels), a parent in `wait`.
 const WAITS_ON_PEERS: &[&str] = &[

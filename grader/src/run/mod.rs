@@ -286,6 +286,9 @@ pub struct Finished {
     /// What each process of its group was doing when the time limit came (empty if it ended
     /// in time): what a timed-out check waited for.
     pub at_limit: Vec<Doing>,
+    /// Whether it was ended early because it could no longer move ([`crate::stuck`]):
+    /// `timed_out` is set too, and `at_limit` says what each process waited for.
+    pub stuck: bool,
 }
 
 impl Finished {

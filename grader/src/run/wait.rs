@@ -45,16 +45,28 @@ impl Running {
 
     /// Waits for the process until `deadline`, then ends its group (TERM, [`GRACE`], KILL);
     /// collects its output and whatever processes it left in its group, and kills those.
-    pub fn wait(mut self, deadline: Instant) -> Finished {
+    pub fn wait(self, deadline: Instant) -> Finished {
+        self.wait_unless_stuck(deadline, None)
+    }
+
+    /// [`Running::wait`], but a run that is stuck ([`crate::stuck`]) for `quiet` is ended
+    /// then, as at its limit, instead of at `deadline`: only for a run that nothing but the
+    /// grader's feeder and drains can reach (the caller knows).
+    pub fn wait_unless_stuck(mut self, deadline: Instant, quiet: Option<Duration>) -> Finished {
         let pid = self.pid();
         let mut timed_out = false;
+        let mut stuck = false;
+        let mut watch = quiet.map(crate::stuck::Watch::new);
         let mut at_limit = Vec::new();
         let reaped = loop {
             if let Ok(Some(r)) = sys::wait4_nohang(pid) {
                 break r;
             }
             let now = Instant::now();
-            if now >= deadline && !timed_out {
+            if !timed_out && now < deadline && watch.as_mut().is_some_and(|w| w.stuck(pid)) {
+                stuck = true;
+            }
+            if (now >= deadline || stuck) && !timed_out {
                 timed_out = true;
                 at_limit = doing(pid);
                 self.killed = Some(Signal::SIGTERM);
@@ -70,6 +82,8 @@ impl Running {
             }
             let left = if timed_out {
                 Duration::from_millis(50)
+            } else if watch.is_some() {
+                (deadline - now).min(crate::stuck::LOOK_EVERY)
             } else {
                 deadline - now
             };
@@ -117,6 +131,7 @@ impl Running {
             command: std::mem::take(&mut self.command),
             end,
             timed_out,
+            stuck,
             at_limit,
             wall,
             cpu: reaped.cpu,
