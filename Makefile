@@ -39,7 +39,7 @@ comma := ,
 GRADE_FLAGS := $(foreach a,$(subst $(comma), ,$(A)),-a $(a)) $(foreach o,$(subst $(comma), ,$(ONLY)),--only $(o)) \
 	$(if $(JSON),--json $(JSON)) --time-scale $(SCALE)
 
-.PHONY: grade doctor check-solution starter test lint bench bench-programs validate-grader student-release gradescope lint-workflows
+.PHONY: grade watch doctor check-solution starter test lint bench bench-programs validate-grader student-release gradescope lint-workflows
 
 # Under sudo, cargo is usually not on root's PATH (sudo's secure_path): say how to keep it.
 # What a grading as root builds under target/ is handed back to the user sudo ran for, so
@@ -50,6 +50,20 @@ GIVE_BACK = $(if $(SUDO_UID),chown -R $(SUDO_UID):$(SUDO_GID) target 2>/dev/null
 grade:
 	$(NEED_CARGO)
 	@status=0; $(GRADER) grade $(IMPL) $(GRADE_FLAGS) || status=$$?; $(GIVE_BACK); exit $$status
+
+# Grades again on every save: polls IMPL's sources (*.rs, Cargo.toml, Cargo.lock, outside
+# target/) once a second and runs `make grade` with the same A, ONLY and SCALE when they
+# change. Ctrl-C stops it.
+watch:
+	@echo "watching $(IMPL)/: grading on every save (Ctrl-C stops)"; last=; \
+	while :; do \
+		now=$$(find $(IMPL) -name target -prune -o -type f \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -printf '%p %T@ %s\n' 2>/dev/null | sort | cksum); \
+		if [ "$$now" != "$$last" ]; then \
+			last=$$now; printf '\n=== %s ===\n' "$$(date +%T)"; \
+			$(MAKE) --no-print-directory grade IMPL="$(IMPL)" A="$(A)" ONLY="$(ONLY)" SCALE="$(SCALE)" || true; \
+		fi; \
+		sleep 1; \
+	done
 
 # What this machine lacks for grading and the IPC objects you left behind (`grader doctor`).
 # It removes nothing unless CLEAN=1, and then asks first (YES=1: without asking). Without cargo
@@ -78,6 +92,7 @@ lint:
 	cargo clippy --release --all-targets -- -D warnings
 	cd solution && cargo fmt --all --check
 	cd solution && cargo clippy --release --all-targets -- -D warnings
+	cd solution && cargo test --release --quiet
 	cd starter && RUSTFLAGS="-D warnings" cargo build --release --quiet
 
 # Ends by showing the tests left nothing behind: no IPC object, /dev/shm or /tmp entry, or

@@ -78,3 +78,70 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     }
 }
+
+/// `cargo test -p pipes` runs these: they fail (`not yet implemented`) until `parse` is
+/// written, and pass once it follows spec §2.1.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &[&str]) -> Vec<String> {
+        line.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn stages(line: &[&str]) -> Option<Vec<Vec<String>>> {
+        let parsed = parse(&words(line))?;
+        Some(
+            parsed
+                .iter()
+                .map(|c| {
+                    c.argv
+                        .iter()
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_stage_keeps_its_arguments() {
+        assert_eq!(
+            stages(&["echo", "a b", "c"]),
+            Some(vec![words(&["echo", "a b", "c"])])
+        );
+    }
+
+    #[test]
+    fn each_bar_word_starts_a_stage() {
+        assert_eq!(
+            stages(&["cat", "|", "tr", "a-z", "A-Z", "|", "wc", "-c"]),
+            Some(vec![
+                words(&["cat"]),
+                words(&["tr", "a-z", "A-Z"]),
+                words(&["wc", "-c"])
+            ])
+        );
+    }
+
+    #[test]
+    fn a_bar_inside_a_word_is_not_a_separator() {
+        assert_eq!(
+            stages(&["echo", "a|b"]),
+            Some(vec![words(&["echo", "a|b"])])
+        );
+    }
+
+    #[test]
+    fn empty_stages_are_malformed() {
+        for line in [
+            &[][..],
+            &["|", "cat"],
+            &["cat", "|"],
+            &["cat", "|", "|", "cat"],
+            &["|"],
+        ] {
+            assert!(stages(line).is_none(), "{line:?} should be malformed");
+        }
+    }
+}

@@ -190,3 +190,20 @@ pub fn run(role: Role, args: &[String]) -> Result<(), Failure> {
         Role::Receiver => channel.recv(std::io::stdout().as_fd()),
     }
 }
+
+/// `cargo test -p posix-shm` runs these: they fail (`not yet implemented`) until `check_name`
+/// is written, and pass once it follows spec §3.1.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_a_slash_and_1_to_254_bytes_without_slash() {
+        assert!(check_name("/ipclab").is_ok());
+        assert!(check_name(&format!("/{}", "n".repeat(254))).is_ok());
+        let long = format!("/{}", "n".repeat(255));
+        for bad in ["ipclab", "/", "/a/b", "/.", "/..", long.as_str()] {
+            assert!(check_name(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -110,3 +110,51 @@ impl Exit {
         std::process::ExitCode::from(self.code)
     }
 }
+
+/// `cargo test -p msgq` runs these: they fail (`not yet implemented`) until the parsers are
+/// written, and pass once they follow spec §1.2 and §4.4.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn signed_decimals_within_int64() {
+        assert_eq!(parse_i64(b"42"), Some(42));
+        assert_eq!(parse_i64(b"-5"), Some(-5));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [&b"9223372036854775808"[..], b"+2", b"", b"-", b"1x", b" 1"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn request_lines() {
+        assert_eq!(parse_line(b"sum 1 2"), Some((false, Command::Sum(1, 2))));
+        assert_eq!(parse_line(b"!shutdown"), Some((true, Command::Shutdown)));
+        assert_eq!(
+            parse_line(b"upper a  b"),
+            Some((false, Command::Upper(b"a  b".to_vec())))
+        );
+        assert_eq!(parse_line(b"sum 1"), None);
+        assert_eq!(parse_line(b"frobnicate"), None);
+    }
+
+    #[test]
+    fn client_command_lines() {
+        let (_, command) = parse_client(&args(&["key", "sum", "1", "-2"])).expect("good");
+        assert_eq!(command, Command::Sum(1, -2));
+        for bad in [&["key"][..], &["key", "sum", "1"], &["key", "put", "0"]] {
+            assert!(
+                parse_client(&args(bad)).is_none(),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(parse_server(&args(&["key"])).is_some());
+        assert!(parse_server(&args(&[])).is_none());
+    }
+}
