@@ -9,9 +9,29 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-/// Converts the C convention "`-1` and `errno`" into a `Result`, in one place.
-fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret == -1 {
+/// A C return type whose failure value is `-1`: `int`, `long`, `ssize_t`, or a pointer cast
+/// to `isize` (`shmat`, `mmap`).
+pub trait MinusOne: Copy + PartialEq {
+    /// The failure value.
+    const MINUS_ONE: Self;
+}
+
+impl MinusOne for i32 {
+    const MINUS_ONE: Self = -1;
+}
+
+impl MinusOne for i64 {
+    const MINUS_ONE: Self = -1;
+}
+
+impl MinusOne for isize {
+    const MINUS_ONE: Self = -1;
+}
+
+/// Converts the C convention "`-1` and `errno`" into a `Result`: the grader's one place for
+/// it (the assignments' raw calls use it too).
+pub fn cvt<T: MinusOne>(ret: T) -> io::Result<T> {
+    if ret == T::MINUS_ONE {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
@@ -25,7 +45,7 @@ pub fn cloexec_from_3() -> io::Result<()> {
     // SAFETY: `close_range` with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors; it closes
     // nothing, so no owner of a descriptor is invalidated.
     let ret = unsafe { libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) };
-    cvt(ret.into()).map(drop)
+    cvt(ret).map(drop)
 }
 
 /// `pidfd_open(pid, 0)`—A descriptor that becomes readable when the process exits.
@@ -68,7 +88,7 @@ pub fn wait4_nohang(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
     loop {
         // SAFETY: both out-pointers point to live, writable locals of the right types.
         let ret = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        match cvt(ret.into()) {
+        match cvt(ret) {
             Ok(0) => return Ok(None),
             Ok(_) => break,
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -153,7 +173,7 @@ pub fn ipc_remove(kind: IpcKind, id: i32) -> io::Result<()> {
             IpcKind::Sem => libc::semctl(id, 0, libc::IPC_RMID),
         }
     };
-    cvt(ret.into()).map(drop)
+    cvt(ret).map(drop)
 }
 
 /// The number of the first SIGINT or SIGTERM caught since [`catch_termination`] (0: none).
@@ -182,7 +202,7 @@ pub fn catch_termination() -> io::Result<()> {
             action.sa_flags = libc::SA_RESTART;
             libc::sigaction(signal, &action, std::ptr::null_mut())
         };
-        cvt(ret.into())?;
+        cvt(ret)?;
     }
     Ok(())
 }

@@ -15,27 +15,21 @@ use std::time::{Duration, Instant};
 /// Size of `mtype`, a C `long`.
 pub const MTYPE_LEN: usize = 8;
 
-fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use crate::sys::cvt;
 
 /// `ftok(path, id)`.
 pub fn ftok(path: &Path, id: u8) -> io::Result<libc::key_t> {
     let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: `c` is a NUL-terminated string that outlives the call.
     let key = unsafe { libc::ftok(c.as_ptr(), libc::c_int::from(id)) };
-    cvt(key.into()).map(|k| k as libc::key_t)
+    cvt(key)
 }
 
 /// `msgget(key, flags)`.
 pub fn msgget(key: libc::key_t, flags: libc::c_int) -> io::Result<i32> {
     // SAFETY: a system call on integers.
     let id = unsafe { libc::msgget(key, flags) };
-    cvt(id.into()).map(|id| id as i32)
+    cvt(id)
 }
 
 /// Opens the queue of `key`, creating it if needed (specs/msgq.md §2.1).
@@ -59,7 +53,7 @@ pub fn msgsnd(id: i32, msg: &[u8], flags: libc::c_int) -> io::Result<()> {
     assert!(msg.len() >= MTYPE_LEN);
     // SAFETY: `msg` holds the type and `msg.len() - 8` bytes of text, and outlives the call.
     let ret = unsafe { libc::msgsnd(id, msg.as_ptr().cast(), msg.len() - MTYPE_LEN, flags) };
-    cvt(ret.into()).map(drop)
+    cvt(ret).map(drop)
 }
 
 /// `msgrcv(id, buf, buf.len() - 8, msgtyp, flags)`: the length of the text received.
@@ -75,7 +69,7 @@ pub fn msgrcv(id: i32, buf: &mut [u8], msgtyp: i64, flags: libc::c_int) -> io::R
             flags,
         )
     };
-    cvt(ret as libc::c_long).map(|n| n as usize)
+    cvt(ret).map(|n| n as usize)
 }
 
 /// `msgctl(id, IPC_STAT)`: (messages queued, pid of the last sender).
@@ -84,7 +78,7 @@ pub fn msg_stat(id: i32) -> io::Result<(u64, i32)> {
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: `ds` is a live, writable `msqid_ds`.
     let ret = unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) };
-    cvt(ret.into())?;
+    cvt(ret)?;
     Ok((ds.msg_qnum, ds.msg_lspid))
 }
 
@@ -157,9 +151,7 @@ impl Attachment {
         // SAFETY: attaching at an address the kernel chooses maps new pages and touches none
         // of this process's memory.
         let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
-        if addr as isize == -1 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(addr as isize)?;
         let addr = NonNull::new(addr.cast()).ok_or(io::ErrorKind::InvalidData)?;
         Ok(Attachment { addr, len })
     }
@@ -184,7 +176,7 @@ impl ReadOnlySegment {
         // SAFETY: an all-zero `shmid_ds` is a valid value of this plain C struct.
         let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
         // SAFETY: `ds` is a live, writable `shmid_ds`.
-        cvt(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) }.into())?;
+        cvt(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
         let at = Attachment::new(id, libc::SHM_RDONLY, ds.shm_segsz)?;
         Ok(ReadOnlySegment { at })
     }
@@ -217,9 +209,7 @@ impl PrivateSegment {
     pub fn create(size: usize) -> io::Result<PrivateSegment> {
         // SAFETY: shmget takes no pointers.
         let id = unsafe { libc::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600) };
-        if id == -1 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(id)?;
         let at = Attachment::new(id, 0, size);
         // SAFETY: IPC_RMID takes no buffer; the segment lives on while attached.
         unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };

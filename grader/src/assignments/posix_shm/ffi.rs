@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use nix::fcntl::OFlag;
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::stat::Mode;
+use crate::sys::cvt;
 
 /// `shm_open(name, flags | O_CLOEXEC, mode)`.
 pub fn shm_open(name: &str, flags: OFlag, mode: Mode) -> io::Result<OwnedFd> {
@@ -123,9 +124,7 @@ impl Map {
         // SAFETY: a `sem_t` inside the mapping (checked by `sem`); initialising one that
         // another process already waits on would only confuse that process, whose memory
         // this is not.
-        if unsafe { libc::sem_init(self.sem(off), 1, value) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(unsafe { libc::sem_init(self.sem(off), 1, value) })?;
         Ok(())
     }
 
@@ -134,9 +133,7 @@ impl Map {
         // SAFETY: a `sem_t` inside the mapping (checked by `sem`), which glibc treats as
         // words it updates atomically: one the other process garbled gives a wrong value or
         // an error (EOVERFLOW), never an access outside those 32 bytes.
-        if unsafe { libc::sem_post(self.sem(off)) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(unsafe { libc::sem_post(self.sem(off)) })?;
         Ok(())
     }
 
@@ -144,9 +141,7 @@ impl Map {
     pub fn sem_value(&self, off: usize) -> io::Result<i32> {
         let mut v = 0;
         // SAFETY: as for `sem_post`; `v` is a valid `int` to write.
-        if unsafe { libc::sem_getvalue(self.sem(off), &mut v) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(unsafe { libc::sem_getvalue(self.sem(off), &mut v) })?;
         Ok(v)
     }
 

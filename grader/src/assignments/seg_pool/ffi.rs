@@ -8,26 +8,20 @@ use std::io;
 /// Size of `mtype`, a C `long`.
 pub const MTYPE_LEN: usize = std::mem::size_of::<libc::c_long>();
 
-fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use crate::sys::cvt;
 
 /// `msgget(key, IPC_CREAT | IPC_EXCL | 0600)`: a new queue; its id.
 pub fn create_queue(key: i32) -> io::Result<i32> {
     // SAFETY: a system call on integers.
     let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
-    cvt(id.into()).map(|id| id as i32)
+    cvt(id)
 }
 
 /// `msgctl(id, IPC_RMID, NULL)`.
 pub fn remove_queue(id: i32) -> io::Result<()> {
     // SAFETY: IPC_RMID takes no buffer.
     let ret = unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-    cvt(ret.into()).map(drop)
+    cvt(ret).map(drop)
 }
 
 /// `msgrcv(id, buf, 64, msgtyp, IPC_NOWAIT | MSG_NOERROR)`: the whole message (type first),
@@ -44,7 +38,7 @@ pub fn take(id: i32, msgtyp: libc::c_long) -> io::Result<Option<Vec<u8>>> {
             libc::IPC_NOWAIT | libc::MSG_NOERROR,
         )
     };
-    match cvt(ret as libc::c_long) {
+    match cvt(ret) {
         Ok(n) => {
             buf.truncate(MTYPE_LEN + n as usize);
             Ok(Some(buf))
@@ -67,5 +61,5 @@ pub fn put(id: i32, msg: &[u8]) -> io::Result<()> {
             libc::IPC_NOWAIT,
         )
     };
-    cvt(ret.into()).map(drop)
+    cvt(ret).map(drop)
 }

@@ -9,6 +9,7 @@
 use std::ffi::CString;
 use std::process::ExitCode;
 use std::ptr::NonNull;
+use crate::sys::cvt;
 
 /// An open named semaphore, closed on drop.
 struct Named(NonNull<libc::sem_t>);
@@ -113,9 +114,7 @@ pub fn ftok(path: &str, proj: u8) -> std::io::Result<i32> {
     let path = CString::new(path)?;
     // SAFETY: `path` is NUL-terminated and outlives the call.
     let key = unsafe { libc::ftok(path.as_ptr(), i32::from(proj)) };
-    if key == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
+    cvt(key)?;
     Ok(key)
 }
 
@@ -125,13 +124,9 @@ pub fn sysv_value(path: &str, proj: u8, num: i32) -> std::io::Result<i32> {
     let key = ftok(path, proj)?;
     // SAFETY: semget takes no pointers.
     let id = unsafe { libc::semget(key, 0, 0) };
-    if id == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
+    cvt(id)?;
     // SAFETY: GETVAL takes no fourth argument.
     let value = unsafe { libc::semctl(id, num, libc::GETVAL) };
-    if value == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
+    cvt(value)?;
     Ok(value)
 }

@@ -6,16 +6,13 @@
 
 use std::io;
 use std::ptr::NonNull;
+use crate::sys::cvt;
 
 /// `shmget(key, size, IPC_CREAT | IPC_EXCL | 0600)`—Creates a new segment; its id.
 pub fn create(key: i32, size: usize) -> io::Result<i32> {
     // SAFETY: shmget takes no pointers.
     let id = unsafe { libc::shmget(key, size, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
-    if id == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(id)
-    }
+    cvt(id)
 }
 
 /// `shmctl(id, IPC_STAT)`: the segment's description, as the kernel holds it.
@@ -23,9 +20,7 @@ fn stat(id: i32) -> io::Result<libc::shmid_ds> {
     // SAFETY: an all-zero shmid_ds is a valid value of this plain C struct.
     let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: `ds` is a live, writable shmid_ds.
-    if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
     Ok(ds)
 }
 
@@ -36,9 +31,7 @@ pub fn give(id: i32, uid: u32, gid: u32) -> io::Result<()> {
     ds.shm_perm.uid = uid;
     ds.shm_perm.gid = gid;
     // SAFETY: `ds` is a live shmid_ds, filled by IPC_STAT above.
-    if unsafe { libc::shmctl(id, libc::IPC_SET, &mut ds) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::shmctl(id, libc::IPC_SET, &mut ds) })?;
     Ok(())
 }
 
@@ -57,9 +50,7 @@ impl Attachment {
         let flags = if read_only { libc::SHM_RDONLY } else { 0 };
         // SAFETY: a NULL address lets the kernel choose a free range; nothing is replaced.
         let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
-        if addr as isize == -1 {
-            return Err(io::Error::last_os_error());
-        }
+        cvt(addr as isize)?;
         let addr = NonNull::new(addr.cast::<u8>()).ok_or(io::ErrorKind::InvalidData)?;
         // From here on `Drop` detaches, whatever happens next.
         let mut attached = Attachment {
