@@ -322,6 +322,32 @@ pub fn usage_errors(ctx: &Ctx, rule: &UsageRule, cases: &[UsageCase]) -> Result<
     Ok(())
 }
 
+/// A program that failed as the handouts' common convention says: exit status `code`, stderr
+/// `PROGRAM: message` (a message not empty), for status 2 a `usage: …` line next, nothing on
+/// stdout.
+pub fn error_exit(run: &Finished, program: &str, code: i32) -> Result<(), Failure> {
+    expect::exit_code(run, code)?;
+    expect::stderr_starts(run, &format!("{program}: "))?;
+    let text = run.stderr.text();
+    let first = text.lines().next().unwrap_or("");
+    ensure(first.len() > program.len() + 2, || {
+        Failure::new(format!("the message after `{program}: ` is empty")).command(run)
+    })?;
+    if code == 2 {
+        ensure(
+            text.lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with("usage: ")),
+            || {
+                Failure::new("expected a second line `usage: …` on stderr for status 2")
+                    .detail(format!("STDERR:\n{}", crate::message::block(&text)))
+                    .command(run)
+            },
+        )?;
+    }
+    expect::stdout_empty(run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::check::{Assignment, Check, Ctx, Failure, ensure};
-use crate::expect;
 use crate::procfs::{self, IpcRow};
 use crate::run::{Finished, Running, Spec};
 
@@ -266,26 +265,7 @@ fn in_case(case: &str) -> impl Fn(Failure) -> Failure + '_ {
 /// The exit status is `code`, stderr starts with `PROGRAM: ` and a message; for status 2 a
 /// `usage: ` line follows; stdout is empty (spec §2.2).
 fn error_run(run: &Finished, program: &str, code: i32) -> Result<(), Failure> {
-    expect::exit_code(run, code)?;
-    expect::stderr_starts(run, &format!("{program}: "))?;
-    let text = run.stderr.text();
-    let first = text.lines().next().unwrap_or("");
-    ensure(first.len() > program.len() + 2, || {
-        Failure::new(format!("the message after `{program}: ` is empty")).command(run)
-    })?;
-    if code == 2 {
-        ensure(
-            text.lines()
-                .nth(1)
-                .is_some_and(|l| l.starts_with("usage: ")),
-            || {
-                Failure::new("expected a second line `usage: …` on stderr for status 2")
-                    .detail(format!("STDERR:\n{}", crate::message::block(&text)))
-                    .command(run)
-            },
-        )?;
-    }
-    expect::stdout_empty(run)
+    crate::shapes::error_exit(run, program, code)
 }
 
 /// The server's queue and segments are gone (spec §2.5).
