@@ -97,3 +97,22 @@ fn killed_server_blames_a_server_under_another_key() {
     assert!(!output.contains("the client removed"), "{output}");
     assert!(output.contains("YOUR SERVER WAS STILL RUNNING"), "{output}");
 }
+
+/// A pipeline whose parent keeps each pipe's write end: the reader waits for an end-of-file
+/// that never comes, and the grader ends the run once nothing can move (not at the limit),
+/// saying so and showing what each process waited for.
+#[test]
+#[serial]
+fn a_deadlocked_pipeline_is_stopped_as_stuck() {
+    let (output, reason) = failure_of("pipes", "write-end-open", "eof-reaches-reader");
+    assert!(
+        reason.starts_with("stuck: nothing could move after"),
+        "reason: {reason}\n{output}"
+    );
+    assert!(
+        output.contains("STUCK (what each process was doing"),
+        "{output}"
+    );
+    assert!(output.contains("sleeping in read"), "{output}");
+    assert!(output.contains("HINT: "), "{output}");
+}
