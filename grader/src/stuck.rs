@@ -84,7 +84,7 @@ fn look(pid: i32) -> Option<Still> {
         .filter(|p| p.pgrp == pid)
         .map(|p| p.pid)
         .collect();
-    pids.extend(crate::run::descendants(pid));
+    pids.extend(crate::procfs::descendants(pid));
     pids.push(pid);
     pids.sort();
     pids.dedup();
