@@ -356,8 +356,14 @@ impl Ctx {
 
     /// Waits for a started run until the check's deadline, and records it.
     pub fn wait(&self, running: Running) -> Finished {
+        self.finish(running, None)
+    }
+
+    /// Waits for a started run until the check's deadline (or until it has been stuck for
+    /// `quiet`, [`crate::stuck`]), and records it.
+    fn finish(&self, running: Running, quiet: Option<Duration>) -> Finished {
         self.unwaited.borrow_mut().retain(|&p| p != running.pid());
-        let finished = running.wait(self.deadline);
+        let finished = running.wait_unless_stuck(self.deadline, quiet);
         self.runs.borrow_mut().push(finished.clone());
         finished
     }
@@ -370,11 +376,8 @@ impl Ctx {
         let held = matches!(spec.stdin, run::Input::Held);
         let running = self.spawn(spec)?;
         let alone = !held && self.unwaited.borrow().as_slice() == [running.pid()];
-        self.unwaited.borrow_mut().retain(|&p| p != running.pid());
         let quiet = alone.then(|| self.loosen(crate::stuck::QUIET));
-        let finished = running.wait_unless_stuck(self.deadline, quiet);
-        self.runs.borrow_mut().push(finished.clone());
-        Ok(finished)
+        Ok(self.finish(running, quiet))
     }
 
     /// Records what the check saw, for the report of a check that passes: the first note is
