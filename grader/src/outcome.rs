@@ -116,7 +116,9 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
     {
         return grader_fault(facts, failure);
     }
-    let leak_details = leak_details(facts.leaked, facts.kept);
+    // What is left when the grader had to end a program: shown, never charged, no leak hint.
+    let uncharged = leak_details(facts.leaked, facts.kept, Charged::No);
+    let leak_details = leak_details(facts.leaked, facts.kept, Charged::Yes);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
         let mut details = format!("COMMAND:\n    {}\n", run.command);
         if run.stuck {
@@ -140,7 +142,7 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
         } else if !facts.timeout_hint.is_empty() {
             details.push_str(&format!("HINT: {}\n", facts.timeout_hint));
         }
-        details.push_str(&leak_details);
+        details.push_str(&uncharged);
         let reason = if run.stuck {
             message::stuck(run.wall, facts.limit)
         } else {
@@ -195,13 +197,9 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
             if crashed.is_some() {
                 details = format!("{}\n{details}", failure.reason);
             }
-            if ended_by_grader && !facts.leaked.is_empty() {
+            if ended_by_grader {
                 // The grader cut a program short: what it left is not held against it.
-                details.push_str(&leak_details.replacen(
-                    "LEFT BEHIND (",
-                    "LEFT BEHIND when the grader ended a program, not counted against you (",
-                    1,
-                ));
+                details.push_str(&uncharged);
             } else {
                 details.push_str(&leak_details);
             }
@@ -236,17 +234,32 @@ fn grader_fault(facts: &Facts<'_>, failure: &Failure) -> Verdict {
     }
 }
 
+/// Whether leftovers are held against the program.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Charged {
+    /// The program ended by itself and left them: its leak, with the hint about removing.
+    Yes,
+    /// The grader ended a program (its limit, or the check killed it on purpose): it had no
+    /// chance to remove them; no hint, which would blame it.
+    No,
+}
+
 /// The LEFT BEHIND block for leaked objects; those the grader could not remove (`kept`) are
-/// marked so, never said removed.
-fn leak_details(leaked: &[Object], kept: &[(Object, String)]) -> String {
+/// marked so, never said removed. Only a charged block carries the hint about removing them.
+fn leak_details(leaked: &[Object], kept: &[(Object, String)], charged: Charged) -> String {
     if leaked.is_empty() {
         return String::new();
     }
-    let mut text = String::from(if kept.is_empty() {
-        "LEFT BEHIND (the grader removed them):\n"
+    let why = match charged {
+        Charged::Yes => "",
+        Charged::No => " when the grader ended a program, not counted against you",
+    };
+    let removed = if kept.is_empty() {
+        "the grader removed them"
     } else {
-        "LEFT BEHIND (the grader removed them, but those marked NOT REMOVED):\n"
-    });
+        "the grader removed them, but those marked NOT REMOVED"
+    };
+    let mut text = format!("LEFT BEHIND{why} ({removed}):\n");
     for object in leaked {
         text.push_str(&format!("    {object}  [{}]", object.removal_command()));
         if let Some((_, why)) = kept.iter().find(|(o, _)| o == object) {
@@ -254,7 +267,9 @@ fn leak_details(leaked: &[Object], kept: &[(Object, String)]) -> String {
         }
         text.push('\n');
     }
-    text.push_str(&format!("HINT: {}\n", message::LEAK_HINT));
+    if charged == Charged::Yes {
+        text.push_str(&format!("HINT: {}\n", message::LEAK_HINT));
+    }
     text
 }
 
@@ -433,6 +448,11 @@ mod tests {
             v.details
                 .contains("LEFT BEHIND when the grader ended a program, not counted"),
             "{}",
+            v.details
+        );
+        assert!(
+            !v.details.contains(message::LEAK_HINT),
+            "no hint blames the program for what it could not remove: {}",
             v.details
         );
         let v = decide_with(
