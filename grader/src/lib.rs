@@ -28,6 +28,7 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod shapes;
+pub mod spent;
 pub mod starter;
 pub mod stream;
 pub mod stuck;

@@ -289,6 +289,7 @@ mod tests {
             stuck: false,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            kernel: Duration::ZERO,
             stdout: Captured::default(),
             stderr: Captured {
                 bytes: stderr.as_bytes().to_vec(),

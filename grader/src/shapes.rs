@@ -371,6 +371,7 @@ mod tests {
             stuck: false,
             wall: Duration::ZERO,
             cpu: Duration::ZERO,
+            kernel: Duration::ZERO,
             stdout: captured(stdout),
             stderr: captured(stderr),
             compared: None,

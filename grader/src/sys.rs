@@ -77,6 +77,8 @@ pub struct Reaped {
     pub status: libc::c_int,
     /// User plus system CPU time, from `struct rusage`.
     pub cpu: Duration,
+    /// The system part of `cpu`: time in the kernel on the process's behalf.
+    pub kernel: Duration,
 }
 
 /// `wait4(pid, &status, WNOHANG, &rusage)`—Reaps `pid` if it has exited (`None` if it has
@@ -99,6 +101,7 @@ pub fn wait4_nohang(pid: libc::pid_t) -> io::Result<Option<Reaped>> {
     Ok(Some(Reaped {
         status,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        kernel: tv(usage.ru_stime),
     }))
 }
 

@@ -275,6 +275,8 @@ pub struct Finished {
     pub wall: Duration,
     /// CPU time of the process and of the descendants it waited for.
     pub cpu: Duration,
+    /// The part of `cpu` spent in the kernel (system calls, page faults).
+    pub kernel: Duration,
     /// Its stdout, when captured.
     pub stdout: Captured,
     /// Its stderr.

@@ -135,6 +135,7 @@ impl Running {
             at_limit,
             wall,
             cpu: reaped.cpu,
+            kernel: reaped.kernel,
             stdout,
             stderr,
             compared,

@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
-use crate::run::{self, Input, Output, Spec};
+use crate::run::{self, Finished, Input, Output, Spec};
+use crate::spent::{self, SlowHints};
 
 use super::MIB;
 
@@ -35,17 +36,27 @@ pub(super) fn checks() -> Vec<Check> {
 /// Times one run that moves `len` zero bytes through unchanged; fails if any go missing.
 /// Zeros in and a byte count out keep the grader's own share of the work negligible, so the
 /// ratio measures the programs; `stream-256mib` checks the bytes themselves.
-fn timed(ctx: &Ctx, spec: Spec, len: u64) -> Result<Duration, Failure> {
+fn timed(ctx: &Ctx, spec: Spec, len: u64) -> Result<Finished, Failure> {
     let run = ctx.run(spec.stdin(Input::Zeros(len)).stdout(Output::Count))?;
     expect::exit_code(&run, 0)?;
     ensure(run.stdout.total == len, || {
         Failure::new(format!("moved {} bytes of {len}", run.stdout.total)).command(&run)
     })?;
-    Ok(run.wall)
+    Ok(run)
 }
 
 /// The CPU the throughput checks pin both sides to.
 const CPU: usize = 1;
+
+/// The hints of a slow transfer, by where its time went ([`spent`]).
+const SLOW: SlowHints = SlowHints {
+    asleep: "start every stage at once and let the data flow as soon as it comes: no sleep, \
+             no waiting for one stage to end before the next starts (§2.2).",
+    kernel: "data should flow between the stages directly, or through relay in reads and \
+             writes of 64 KiB or more, never a few bytes at a time (§3.2).",
+    user: "relay passes each buffer on as it was read: no copy of your own, no work per \
+           byte (§3.2).",
+};
 
 /// Runs the student's and the reference command alternately, `ROUNDS` times each, and
 /// compares their best times: `student ≤ bound × reference` (scaled), or a failure that says
@@ -61,12 +72,18 @@ fn ratio_check(
     const ROUNDS: usize = 3;
     let len = 64 * MIB;
     let (mut best_student, mut best_reference) = (Duration::MAX, Duration::MAX);
+    let mut measured = None;
     // Both on the same CPU, so that neither gains or loses by where the scheduler puts its
     // processes (one CPU each, or all on one) from one run to the next.
     for _ in 0..ROUNDS {
-        best_reference = best_reference.min(timed(ctx, reference().on_cpu(CPU), len)?);
-        best_student = best_student.min(timed(ctx, student().on_cpu(CPU), len)?);
+        best_reference = best_reference.min(timed(ctx, reference().on_cpu(CPU), len)?.wall);
+        let run = timed(ctx, student().on_cpu(CPU), len)?;
+        if run.wall < best_student {
+            best_student = run.wall;
+            measured = Some(run);
+        }
     }
+    let measured = measured.expect("every round ran");
     let ratio = best_student.as_secs_f64() / best_reference.as_secs_f64().max(1e-6);
     let allowed = ctx.at_most(bound);
     ensure(ratio <= allowed, || {
@@ -80,10 +97,11 @@ fn ratio_check(
             mbs(best_student),
             mbs(best_reference)
         ))
-        .detail(
-            "HINT: data should flow between the stages directly, or through relay in large \
-                 reads and writes (64 KiB or more), never a byte at a time.",
-        )
+        .detail(spent::explain(
+            &[(what, &measured)],
+            best_student,
+            &SLOW,
+        ))
     })?;
     ctx.note(format!(
         "{what} took {ratio:.2}× as long as {reference_name} (allowed {allowed:.2}×)"
