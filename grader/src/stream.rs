@@ -130,16 +130,26 @@ impl fmt::Display for Mismatch {
                 f,
                 "output differs at byte {offset}: expected {expected:#04x}, got {actual:#04x}"
             ),
-            Mismatch::Short { expected, actual } => write!(
-                f,
-                "output is {actual} bytes, expected {expected}: {} bytes are missing",
-                expected - actual
-            ),
-            Mismatch::Long { expected, actual } => write!(
-                f,
-                "output is {actual} bytes, expected {expected}: {} bytes too many",
-                actual - expected
-            ),
+            Mismatch::Short { expected, actual } => match expected - actual {
+                1 => write!(
+                    f,
+                    "output is {actual} bytes, expected {expected}: 1 byte is missing"
+                ),
+                n => write!(
+                    f,
+                    "output is {actual} bytes, expected {expected}: {n} bytes are missing"
+                ),
+            },
+            Mismatch::Long { expected, actual } => match actual - expected {
+                1 => write!(
+                    f,
+                    "output is {actual} bytes, expected {expected}: 1 byte too many"
+                ),
+                n => write!(
+                    f,
+                    "output is {actual} bytes, expected {expected}: {n} bytes too many"
+                ),
+            },
         }
     }
 }
