@@ -53,7 +53,8 @@ grade:
 
 # Grades again on every save: polls IMPL's sources (*.rs, Cargo.toml, Cargo.lock, outside
 # target/) once a second and runs `make grade` with the same A, ONLY and SCALE when they
-# change. Ctrl-C stops it.
+# change. Ctrl-C stops it. `make -n watch` shows the loop, then runs it with each grading dry
+# (it calls $(MAKE)): Ctrl-C stops that too. Tested by grader/tests/makefile.rs.
 watch:
 	@echo "watching $(IMPL)/: grading on every save (Ctrl-C stops)"; last=; \
 	while :; do \

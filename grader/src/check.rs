@@ -62,6 +62,9 @@ pub struct Check {
     pub timeout_hint: &'static str,
     /// Who sees its result, and when (Gradescope's test visibility).
     pub visibility: Visibility,
+    /// Checks of the same assignment it needs (see [`Check::after`]): declared earlier, and
+    /// when one of them did not pass, this one is skipped.
+    pub after: Vec<&'static str>,
     /// The check itself.
     pub run: CheckFn,
 }
@@ -114,6 +117,7 @@ impl Check {
             about,
             timeout_hint: "",
             visibility: Visibility::Visible,
+            after: Vec::new(),
             run: Box::new(run),
         }
     }
@@ -140,6 +144,53 @@ impl Check {
     pub fn visibility(mut self, visibility: Visibility) -> Check {
         self.visibility = visibility;
         self
+    }
+
+    /// Declares `prerequisite`, a check of the same assignment declared before this one: when
+    /// it did not pass (any status but `PASS` and `LEAK`; an `ERROR`, the grader's own
+    /// failure, does not count), this check is not run and is reported `SKIPPED`, with 0
+    /// points and a reason that names the prerequisite (`grader grade --no-skip` runs it all
+    /// the same; `grader validate` always does).
+    ///
+    /// The fairness rule: a check may name a prerequisite only if it cannot pass when the
+    /// prerequisite fails, because it runs the prerequisite's own scenario first, whole: the
+    /// same runs, the same inputs, the same expectations (`stream-256mib` begins with exactly
+    /// what `stream-one-byte` does). Then skipping it costs the student no point that running
+    /// it could have earned. Running a part of the prerequisite's scenario is not enough: the
+    /// prerequisite may fail in another part, and the dependent pass. (sysv-shm's
+    /// `transfer-throughput` first moves 4 KiB through a 4 KiB ring, one of `transfer-sizes`'
+    /// 36 transfers: its mutant `ring-position-masked`, right only for rings of a power of two,
+    /// fails `transfer-sizes` at a 5000-byte ring and passes `transfer-throughput`, so that one
+    /// names no prerequisite.)
+    pub fn after(mut self, prerequisite: &'static str) -> Check {
+        self.after.push(prerequisite);
+        self
+    }
+}
+
+impl Assignment {
+    /// What is wrong with its checks' prerequisites ([`Check::after`]): each must name a
+    /// check of this assignment declared before the one that names it (prerequisites run
+    /// first). Empty when all is well; `grader grade` refuses to start otherwise.
+    pub fn prerequisite_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (at, check) in self.checks.iter().enumerate() {
+            for &needed in &check.after {
+                match self.checks.iter().position(|c| c.name == needed) {
+                    Some(p) if p < at => {}
+                    Some(_) => problems.push(format!(
+                        "{}: `{}` needs `{needed}`, which is declared after it (a prerequisite \
+                         runs first: declare it earlier)",
+                        self.name, check.name
+                    )),
+                    None => problems.push(format!(
+                        "{}: `{}` needs `{needed}`, which is no check of {}",
+                        self.name, check.name, self.name
+                    )),
+                }
+            }
+        }
+        problems
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Options {
     /// How many times to run each check (`--repeat`); a check whose status changes between
     /// runs is reported as "failed k of n runs".
     pub repeat: u32,
+    /// Skip a check when a check it needs ([`crate::check::Check::after`]) did not pass: the
+    /// default of `grader grade`; `--no-skip` (and `grader validate`, always) runs every check.
+    pub skip: bool,
 }
 
 /// One graded check.
@@ -49,7 +52,8 @@ pub struct CheckResult {
     pub elapsed: Duration,
     /// The verdict.
     pub verdict: Verdict,
-    /// Whether it ran: false for a check left out because the grading was interrupted.
+    /// Whether it ran: false for a check left out because the grading was interrupted, or
+    /// skipped because a check it needs did not pass (its status is then `Skipped`).
     pub ran: bool,
     /// Who sees it (its assignment declares it).
     pub visibility: crate::check::Visibility,
@@ -125,6 +129,56 @@ pub fn interrupted() -> bool {
 
 /// The reason of a check left out by an interruption.
 pub const NOT_RUN: &str = "not run: interrupted";
+
+/// The reason of a check skipped because `prerequisite`, a check it needs, did not pass.
+pub fn skipped_reason(prerequisite: &str) -> String {
+    format!("not run: needs `{prerequisite}`, which did not pass; fix that first")
+}
+
+/// The prerequisite of `check` ([`crate::check::Check::after`]) that did not pass in `done`
+/// (the results so far of its assignment), if one did not: then `check` is skipped. A
+/// prerequisite that did not run in this grading (left out by `--only`), or whose grader
+/// failed (`ERROR`: not the program's fault), skips nothing.
+pub fn failed_prerequisite<'a>(
+    check: &crate::check::Check,
+    done: &'a [CheckResult],
+) -> Option<&'a CheckResult> {
+    check.after.iter().find_map(|&needed| {
+        done.iter().find(|r| {
+            r.name == needed
+                && !r.verdict.status.passed()
+                && r.verdict.status != Status::GraderError
+                && (r.ran || r.verdict.status == Status::Skipped)
+        })
+    })
+}
+
+/// The result of `check`, not run because its prerequisite `prerequisite` did not pass.
+fn skipped(
+    assignment: &str,
+    check: &crate::check::Check,
+    prerequisite: &str,
+    options: &Options,
+) -> CheckResult {
+    CheckResult {
+        ran: false,
+        ..CheckResult::new(
+            check,
+            scaled(check.limit, options.time_scale),
+            Verdict {
+                status: Status::Skipped,
+                score: 0,
+                reason: skipped_reason(prerequisite),
+                details: format!(
+                    "It begins with what `{prerequisite}` checks, so it cannot pass until \
+                     `{prerequisite}` does.\nTo run it anyway: make grade A={assignment} ONLY={} \
+                     (or grader grade --no-skip)\n",
+                    check.name
+                ),
+            },
+        )
+    }
+}
 
 /// What [`grade_live`] reports while it grades, as it happens.
 #[derive(Debug)]
@@ -310,6 +364,19 @@ fn grade_steps(
     let _ = std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o711));
     on(Event::Section(&result));
     for check in selected {
+        if options.skip
+            && let Some(prerequisite) = failed_prerequisite(check, &result.checks)
+        {
+            let prerequisite = prerequisite.name.clone();
+            result
+                .checks
+                .push(skipped(assignment.name, check, &prerequisite, options));
+            on(Event::Check(
+                &result,
+                result.checks.last().expect("just pushed"),
+            ));
+            continue;
+        }
         let mut runs = Vec::new();
         for _ in 0..options.repeat.max(1) {
             if interrupted() {
@@ -521,6 +588,70 @@ mod tests {
             },
             ran: true,
         }
+    }
+
+    fn named(name: &str, status: Status) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            ..result(status, "")
+        }
+    }
+
+    /// A check is skipped when a prerequisite failed in any way (a skipped one too), never for
+    /// one that passed, leaked, failed by the grader's fault, or was not graded at all.
+    #[test]
+    fn a_check_is_skipped_only_for_a_prerequisite_that_did_not_pass() {
+        let check = crate::check::Check::new("big", 3, "", |_| Ok(())).after("small");
+        let skips = |status| failed_prerequisite(&check, &[named("small", status)]).is_some();
+        for status in [
+            Status::Fail,
+            Status::Timeout,
+            Status::Crash,
+            Status::NotImplemented,
+            Status::FailLeak,
+            Status::BuildFailed,
+        ] {
+            assert!(skips(status), "{status:?}");
+        }
+        let mut skipped = named("small", Status::Skipped);
+        skipped.ran = false;
+        assert!(failed_prerequisite(&check, &[skipped]).is_some());
+        for status in [Status::Pass, Status::Leak, Status::GraderError] {
+            assert!(!skips(status), "{status:?}");
+        }
+        assert!(failed_prerequisite(&check, &[]).is_none());
+        assert!(failed_prerequisite(&check, &[named("other", Status::Fail)]).is_none());
+        // Left out by an interruption: it did not fail.
+        let mut interrupted = named("small", Status::Fail);
+        interrupted.ran = false;
+        assert!(failed_prerequisite(&check, &[interrupted]).is_none());
+    }
+
+    /// A skipped check earns nothing, did not run, and says what to fix and how to run it.
+    #[test]
+    fn a_skipped_check_names_its_prerequisite() {
+        let check = crate::check::Check::new("big", 3, "", |_| Ok(())).after("small");
+        let options = Options {
+            time_scale: 1.0,
+            seed: 0,
+            only: Vec::new(),
+            tool: PathBuf::new(),
+            isolation: Isolation {
+                namespaces: false,
+                pid_namespaces: false,
+                user: None,
+            },
+            repeat: 1,
+            skip: true,
+        };
+        let r = skipped("pipes", &check, "small", &options);
+        assert!(!r.ran);
+        assert_eq!((r.verdict.status, r.verdict.score), (Status::Skipped, 0));
+        assert_eq!(
+            r.verdict.reason,
+            "not run: needs `small`, which did not pass; fix that first"
+        );
+        assert!(r.verdict.details.contains("make grade A=pipes ONLY=big"));
     }
 
     #[test]

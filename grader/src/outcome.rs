@@ -30,6 +30,8 @@ pub enum Status {
     BuildFailed,
     /// The grader could not carry out the check (a bug of the grader, reported as such).
     GraderError,
+    /// Not run: a check it needs ([`crate::check::Check::after`]) did not pass.
+    Skipped,
 }
 
 impl Status {
@@ -45,6 +47,7 @@ impl Status {
             Status::FailLeak => "FAIL+LEAK",
             Status::BuildFailed => "NO BUILD",
             Status::GraderError => "ERROR",
+            Status::Skipped => "SKIPPED",
         }
     }
 

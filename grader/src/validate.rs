@@ -33,11 +33,18 @@ impl Graded {
         self.status == "pass" || self.status == "leak"
     }
 
+    /// Whether the check failed the mutant itself: it ran and did not pass. A check skipped
+    /// for a prerequisite judged nothing (validate grades with `--no-skip`; this is the
+    /// safeguard).
+    pub fn failed(&self) -> bool {
+        !self.passed() && self.status != "skipped"
+    }
+
     /// Whether the check could not judge the mutant at all.
     fn undecided(&self) -> bool {
         matches!(
             self.status.as_str(),
-            "not_implemented" | "build_failed" | "grader_error"
+            "not_implemented" | "build_failed" | "grader_error" | "skipped"
         )
     }
 }
@@ -58,11 +65,11 @@ pub struct Row {
 }
 
 impl Row {
-    /// The checks that did not pass it.
+    /// The checks that failed it (a check skipped for a prerequisite is not one).
     pub fn failed(&self) -> BTreeSet<String> {
         self.checks
             .iter()
-            .filter(|(_, g)| !g.passed())
+            .filter(|(_, g)| g.failed())
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -105,7 +112,8 @@ pub fn run(assignments: &[Assignment], options: &Options) -> Result<Vec<Row>> {
         for mutant in mutants::load(a.name)? {
             let dir = options.work.join("mutants").join(a.name).join(&mutant.name);
             mutants::materialise(&options.kit.join("solution"), &dir, &mutant)?;
-            let mut args = vec!["-a".to_string(), a.name.to_string()];
+            // Skipping off: each check proves on its own that it catches its mutants.
+            let mut args = vec!["-a".to_string(), a.name.to_string(), "--no-skip".into()];
             args.extend(options.grade_args.iter().cloned());
             jobs.push(Job {
                 name: format!("{}/{}", a.name, mutant.name),
@@ -265,6 +273,32 @@ mod tests {
         assert_eq!(
             problems,
             ["pipes: mutant `d` could not be graded: grader: cannot read"]
+        );
+    }
+
+    /// A skipped check fails no mutant: it can neither catch the mutant that names it nor
+    /// count as the check some mutant fails.
+    #[test]
+    fn a_skipped_check_catches_nothing() {
+        let rows = [row("e", &["y"], "fail", "skipped")];
+        let y = crate::check::Check::new("y", 1, "", |_| Ok(()));
+        let x = crate::check::Check::new("x", 1, "", |_| Ok(()));
+        let assignment = Assignment {
+            name: "pipes",
+            title: "",
+            package: "",
+            binaries: &[],
+            checks: vec![x, y.after("x")],
+            tools: vec![],
+        };
+        let (_, problems) = table(&rows, &[assignment]);
+        assert_eq!(
+            problems,
+            [
+                "pipes: mutant `e` passes `y`, which it names",
+                "pipes: mutant `e`: `y` says skipped",
+                "pipes: no mutant fails `y`",
+            ]
         );
     }
 

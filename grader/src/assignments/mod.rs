@@ -55,6 +55,47 @@ pub fn run_tool(name: &str, args: &[String]) -> Option<std::process::ExitCode> {
 mod tests {
     use super::*;
 
+    /// Every prerequisite (`Check::after`) names a check of the same assignment declared
+    /// before the check that names it: prerequisites run first.
+    #[test]
+    fn every_prerequisite_is_an_earlier_check_of_its_assignment() {
+        let problems: Vec<String> = all()
+            .iter()
+            .flat_map(|a| a.prerequisite_problems())
+            .collect();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        let declared: usize = all()
+            .iter()
+            .flat_map(|a| a.checks.iter().map(|c| c.after.len()))
+            .sum();
+        assert!(declared > 0, "no check declares a prerequisite");
+    }
+
+    /// A prerequisite declared later, or not at all, is a problem `grader grade` refuses.
+    #[test]
+    fn a_prerequisite_declared_later_or_unknown_is_refused() {
+        use crate::check::Check;
+        let a = Assignment {
+            name: "x",
+            title: "",
+            package: "",
+            binaries: &[],
+            checks: vec![
+                Check::new("one", 1, "", |_| Ok(())).after("two"),
+                Check::new("two", 1, "", |_| Ok(())).after("nine"),
+            ],
+            tools: vec![],
+        };
+        assert_eq!(
+            a.prerequisite_problems(),
+            [
+                "x: `one` needs `two`, which is declared after it (a prerequisite runs first: \
+                 declare it earlier)",
+                "x: `two` needs `nine`, which is no check of x",
+            ]
+        );
+    }
+
     #[test]
     fn every_assignment_of_the_kit_declares_what_the_doctor_checks() {
         let all = needs_of_all();

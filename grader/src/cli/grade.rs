@@ -55,6 +55,10 @@ pub struct Args {
     /// Run each check N times; a check whose verdict changes says "failed k of n runs".
     #[arg(long, default_value_t = 1, value_name = "N")]
     repeat: u32,
+    /// Run every check, even one whose prerequisite did not pass (by default such a check
+    /// is reported SKIPPED with 0 points: it cannot pass before its prerequisite does).
+    #[arg(long, alias = "run-all")]
+    no_skip: bool,
     /// Where builds and binaries are kept [default: the kit's target/ipc-lab].
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
@@ -94,12 +98,23 @@ pub fn run(args: Args, isolate: isolation::Mode, isolation: isolation::Isolation
         verbose,
         work_dir,
         repeat,
+        no_skip,
         notice,
         discard_build,
         isolation: _,
     } = args;
     if let Err(code) = super::known_assignments(&wanted) {
         return code;
+    }
+    let problems: Vec<String> = assignments::all()
+        .iter()
+        .flat_map(|a| a.prerequisite_problems())
+        .collect();
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("grader: {p}");
+        }
+        return ExitCode::from(2);
     }
     if !(time_scale > 0.0 && time_scale.is_finite()) {
         eprintln!("grader: --time-scale must be a positive number, got {time_scale}");
@@ -178,6 +193,7 @@ pub fn run(args: Args, isolate: isolation::Mode, isolation: isolation::Isolation
         tool,
         isolation,
         repeat,
+        skip: !no_skip,
     };
     let mut report = Report {
         implementation: implementation.display().to_string(),

@@ -1,6 +1,7 @@
 //! `grader list`: the assignments and their checks, in the handouts' words: a check's time
 //! limit ("10 s") and lesson paragraphs ("§5"), and who sees its result (Gradescope's
-//! visibilities).
+//! visibilities), and the checks each one needs ("after stream-one-byte": skipped when that one
+//! did not pass).
 
 use std::process::ExitCode;
 
@@ -22,8 +23,13 @@ pub fn run() -> ExitCode {
             };
             let lesson = if c.lesson.is_empty() { "—" } else { c.lesson };
             let limit = format!("{} s", c.limit.as_secs_f64());
+            let after = if c.after.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", c.after.join(", "))
+            };
             println!(
-                "  {:>3}  {:<22} {limit:>5}  {lesson:<10} {visibility:<14} {}",
+                "  {:>3}  {:<22} {limit:>5}  {lesson:<10} {visibility:<14} {}{after}",
                 c.points, c.name, c.about
             );
         }

@@ -15,6 +15,7 @@ pub(super) fn junit_type(status: Status) -> &'static str {
         Status::FailLeak => "failure and leak",
         Status::BuildFailed => "build failed",
         Status::GraderError => "grader error",
+        Status::Skipped => "skipped",
     }
 }
 
@@ -31,6 +32,8 @@ impl Report {
                 let v = &c.verdict;
                 let mut status = match v.status {
                     Status::Pass => TestCaseStatus::success(),
+                    // Not run: JUnit's own word for it (it earned no points all the same).
+                    Status::Skipped => TestCaseStatus::skipped(),
                     Status::BuildFailed | Status::GraderError => {
                         TestCaseStatus::non_success(NonSuccessKind::Error)
                     }

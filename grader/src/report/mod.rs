@@ -194,6 +194,18 @@ mod tests {
                 "LEFT BEHIND (the grader removed them):\n    SysV message queue id 3, key 0x00000001  [ipcrm -q 3]\n",
             ),
             check("escapes", 1, Status::Fail, 0, "output \x1b[31mred|bar", ""),
+            CheckResult {
+                ran: false,
+                elapsed: Duration::ZERO,
+                ..check(
+                    "skips",
+                    2,
+                    Status::Skipped,
+                    0,
+                    &crate::grade::skipped_reason("fails"),
+                    "It begins with what `fails` checks.\n",
+                )
+            },
         ];
         Report {
             implementation: "submissions/alice".into(),
@@ -372,6 +384,45 @@ mod tests {
             "Start here: pipes / todo (TODO) — read specs/pipes.md §2.1 (lesson §5); then \
              `make grade A=pipes ONLY=todo`"
         );
+    }
+
+    /// A check skipped for its prerequisite says SKIPPED and why in every format, earns
+    /// nothing, is not where to start, and is not a change since the last run.
+    #[test]
+    fn a_skipped_check_says_so_everywhere() {
+        let report = sample();
+        let human = report.human(false);
+        assert!(
+            human.contains(
+                "  SKIPPED    0/2  skips    not run: needs `fails`, which did not pass; fix that \
+                 first\n"
+            ),
+            "{human}"
+        );
+        let json = serde_json::to_value(report.gradescope()).unwrap();
+        let test = &json["tests"][7];
+        assert_eq!(test["status"], "failed");
+        assert_eq!(test["score"], 0);
+        assert_eq!(test["extra_data"]["status"], "skipped");
+        assert!(test["output"].as_str().unwrap().contains("needs `fails`"));
+        let junit = report.junit();
+        assert!(junit.contains("<skipped"), "{junit}");
+        let classroom = report.classroom();
+        assert_eq!(classroom["tests"][7]["status"], "fail");
+        assert!(report.markdown().contains("| SKIPPED | 0/2 | `skips` |"));
+        let mut skipped_only = sample();
+        for c in &mut skipped_only.assignments[0].checks[..7] {
+            c.verdict.status = Status::Pass;
+            c.verdict.score = c.max_score;
+        }
+        assert_eq!(skipped_only.start_here(), None);
+        let mut last = LastRun::default().updated(&report);
+        assert!(!last.statuses["pipes"].contains_key("skips"));
+        last.statuses
+            .get_mut("pipes")
+            .unwrap()
+            .insert("skips".into(), "PASS".into());
+        assert_eq!(last.change("pipes", &report.assignments[0].checks[7]), None);
     }
 
     /// The last run's statuses mark what changed, and say it in one line.

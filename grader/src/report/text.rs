@@ -131,7 +131,12 @@ pub fn row(assignment: &str, c: &CheckResult, width: usize, style: &Style) -> St
     {
         why = format!("  {}{why}", paint_code(change, "1", style));
     }
-    let word = if c.ran { v.status.word() } else { "NOT RUN" };
+    // Left out by an interruption: not run; skipped for a prerequisite: says so.
+    let word = if c.ran || v.status == Status::Skipped {
+        v.status.word()
+    } else {
+        "NOT RUN"
+    };
     let pad = " ".repeat(9usize.saturating_sub(word.len()));
     out.push_str(&format!(
         "  {}{pad} {:>2}/{:<2} {:<width$}{why}{time}\n",
@@ -160,12 +165,12 @@ pub fn section_end(a: &AssignmentResult) -> String {
     )
 }
 
-/// `text` in the colour of `status` when `style` has colours: PASS green, TODO yellow, ERROR
-/// magenta, every other failure red.
+/// `text` in the colour of `status` when `style` has colours: PASS green, TODO and SKIPPED
+/// yellow, ERROR magenta, every other failure red.
 pub(super) fn paint(text: &str, status: Status, style: &Style) -> String {
     let code = match status {
         Status::Pass => "32",
-        Status::NotImplemented => "33",
+        Status::NotImplemented | Status::Skipped => "33",
         Status::GraderError => "35",
         _ => "31",
     };

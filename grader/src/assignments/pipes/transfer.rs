@@ -24,7 +24,7 @@ pub(super) fn checks() -> Vec<Check> {
             "stream-one-byte",
             1,
             "one byte passes through `cat | cat`",
-            |ctx| stream_through(ctx, 1, &["cat", "|", "cat"], stream::same),
+            one_byte,
         )
         .lesson("§5"),
         Check::new(
@@ -38,10 +38,12 @@ pub(super) fn checks() -> Vec<Check> {
             "stream-256mib",
             3,
             "256 MiB of binary data through `cat | cat`, byte for byte",
-            |ctx| stream_through(ctx, 256 * MIB, &["cat", "|", "cat"], stream::same),
+            stream_256mib,
         )
         .limit(secs(30))
-        .lesson("§4–5"),
+        .lesson("§4–5")
+        // It begins with `stream-one-byte`'s own run: it cannot pass when that one fails.
+        .after("stream-one-byte"),
     ]
 }
 
@@ -56,6 +58,18 @@ fn stream_through(ctx: &Ctx, len: u64, line: &[&str], map: fn(u8) -> u8) -> Resu
     )?;
     expect::stream_matched(&run)?;
     expect::exit_code(&run, 0)
+}
+
+/// `stream-one-byte`'s scenario, whole: its run, its input, its expectations.
+fn one_byte(ctx: &Ctx) -> Result<(), Failure> {
+    stream_through(ctx, 1, &["cat", "|", "cat"], stream::same)
+}
+
+/// One byte first, exactly as `stream-one-byte` (a program that cannot move one byte fails
+/// here at once, not after 256 MiB), then 256 MiB.
+fn stream_256mib(ctx: &Ctx) -> Result<(), Failure> {
+    one_byte(ctx)?;
+    stream_through(ctx, 256 * MIB, &["cat", "|", "cat"], stream::same)
 }
 
 fn stream_64k(ctx: &Ctx) -> Result<(), Failure> {

@@ -137,7 +137,9 @@ const SLOW: SlowHints = SlowHints {
 };
 
 fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
-    // A small transfer first: a program that cannot move 4 KiB fails here, quickly.
+    // A small transfer first: a program that cannot move 4 KiB fails here, quickly. Only one of
+    // `transfer-sizes`' transfers, not all of them: this check cannot name that one as its
+    // prerequisite (`Check::after`), a program may fail it and pass this.
     pair(ctx, 4096, 4096, true, &[])?;
     let len = 256 * MIB;
     let file = crate::probe::TempFile(ctx.dir().join("input"));
