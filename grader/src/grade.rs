@@ -160,23 +160,28 @@ fn skipped(
     prerequisite: &str,
     options: &Options,
 ) -> CheckResult {
+    unrun(
+        check,
+        options,
+        Verdict {
+            status: Status::Skipped,
+            score: 0,
+            reason: skipped_reason(prerequisite),
+            details: format!(
+                "It begins with what `{prerequisite}` checks, so it cannot pass until \
+                 `{prerequisite}` does.\nTo run it anyway: make grade A={assignment} ONLY={} \
+                 (or grader grade --no-skip)\n",
+                check.name
+            ),
+        },
+    )
+}
+
+/// The result of `check`, which did not run, with `verdict`.
+fn unrun(check: &crate::check::Check, options: &Options, verdict: Verdict) -> CheckResult {
     CheckResult {
         ran: false,
-        ..CheckResult::new(
-            check,
-            scaled(check.limit, options.time_scale),
-            Verdict {
-                status: Status::Skipped,
-                score: 0,
-                reason: skipped_reason(prerequisite),
-                details: format!(
-                    "It begins with what `{prerequisite}` checks, so it cannot pass until \
-                     `{prerequisite}` does.\nTo run it anyway: make grade A={assignment} ONLY={} \
-                     (or grader grade --no-skip)\n",
-                    check.name
-                ),
-            },
-        )
+        ..CheckResult::new(check, scaled(check.limit, options.time_scale), verdict)
     }
 }
 
@@ -209,19 +214,16 @@ pub fn selected<'a>(assignment: &'a Assignment, options: &Options) -> Vec<&'a cr
 
 /// The result of a check left out by an interruption.
 fn not_run(check: &crate::check::Check, options: &Options) -> CheckResult {
-    CheckResult {
-        ran: false,
-        ..CheckResult::new(
-            check,
-            scaled(check.limit, options.time_scale),
-            Verdict {
-                status: Status::Fail,
-                score: 0,
-                reason: NOT_RUN.into(),
-                details: String::new(),
-            },
-        )
-    }
+    unrun(
+        check,
+        options,
+        Verdict {
+            status: Status::Fail,
+            score: 0,
+            reason: NOT_RUN.into(),
+            details: String::new(),
+        },
+    )
 }
 
 /// An assignment none of whose checks ran (the grading was interrupted before it).
