@@ -56,15 +56,15 @@ pub fn apply(details: &str, processes: &[Process], display: &Display) -> String 
         .iter()
         .filter(|p| p.whose == Whose::Student)
         .count();
-    let (block, listed) = if students > 1 {
-        let (block, listed) = recipe(processes, display);
-        (Some(block), listed)
-    } else {
-        (None, Vec::new())
-    };
-    let mut out = drop_repeated(details, &listed);
-    let mut seen = Vec::new();
-    out = rewrite_in_place(&out, processes, display, &mut seen);
+    let mut out = details.to_string();
+    let mut block = None;
+    if students > 1 {
+        let failed = commands_shown(details);
+        let (text, listed) = recipe(processes, display, &failed);
+        out = drop_repeated(details, &listed);
+        block = Some(text);
+    }
+    out = rewrite_in_place(&out, processes, display, &mut Vec::new());
     if let Some(block) = block {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
@@ -80,16 +80,46 @@ pub fn apply(details: &str, processes: &[Process], display: &Display) -> String 
     out
 }
 
-/// The recipe block, and the raw commands it lists.
-pub fn recipe(processes: &[Process], display: &Display) -> (String, Vec<String>) {
+/// The commands of the `COMMAND:`/`COMMANDS:` blocks of `details`: the runs that failed.
+fn commands_shown(details: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in details.lines() {
+        if is_header(line) {
+            inside = true;
+        } else if inside && line.starts_with("    ") {
+            out.push(command_of(line).to_string());
+        } else {
+            inside = false;
+        }
+    }
+    out
+}
+
+/// The recipe block, and the raw commands it lists; the last line of each of `failed` (the
+/// commands the failure showed) is marked.
+pub fn recipe(
+    processes: &[Process],
+    display: &Display,
+    failed: &[String],
+) -> (String, Vec<String>) {
     let mut seen = Vec::new();
     let mut setup: Vec<String> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     let mut listed = Vec::new();
-    let shown: Vec<&Process> = processes.iter().take(MAX_LINES).collect();
+    let chosen = window(processes, failed);
+    let shown: Vec<&Process> = chosen.iter().map(|&i| &processes[i]).collect();
+    let first = chosen
+        .iter()
+        .copied()
+        .find(|&i| i > 0 && !chosen.contains(&(i - 1)));
+    if let Some(first) = first {
+        let left = (0..first).filter(|i| !chosen.contains(i)).count();
+        lines.push(format!("# … {left} earlier runs left out"));
+    }
     for (i, p) in shown.iter().enumerate() {
-        let background = processes[i + 1..]
-            .first()
+        let background = shown
+            .get(i + 1)
             .is_some_and(|next| p.ended.is_none_or(|end| end > next.started));
         match &p.whose {
             Whose::Grader(name) => {
@@ -108,12 +138,23 @@ pub fn recipe(processes: &[Process], display: &Display) -> (String, Vec<String>)
                     }
                 }
                 let amp = if background { " &" } else { "" };
-                lines.push(format!("{}{amp}", r.line));
+                let last = !shown[i + 1..].iter().any(|q| q.raw == p.raw);
+                let mut line = with_amp(&r.line, amp);
+                if last && failed.contains(&p.raw) {
+                    // After the line's own comment, if it has one (what its stdin was).
+                    line.push_str(if r.line.contains("  # ") {
+                        "; ← failed"
+                    } else {
+                        "   # ← failed"
+                    });
+                }
+                lines.push(line);
                 listed.push(p.raw.clone());
             }
         }
     }
-    let rest = &processes[shown.len()..];
+    let end = chosen.last().map_or(0, |&i| i + 1);
+    let rest = &processes[end..];
     if !rest.is_empty() {
         let same = rest.iter().all(|r| {
             shown
@@ -121,20 +162,17 @@ pub fn recipe(processes: &[Process], display: &Display) -> (String, Vec<String>)
                 .any(|s| s.shown.words.first() == r.shown.words.first())
         });
         let of = if same { " of the same programs" } else { "" };
-        lines.push(format!("… and {} more runs{of}", rest.len()));
+        lines.push(format!("# … and {} more runs{of}", rest.len()));
     }
-    let folders = folders(processes, display);
+    let shown: Vec<Process> = shown.into_iter().cloned().collect();
+    let folders = folders(&shown, display);
     let uses_grader = lines
         .iter()
         .chain(setup.iter())
         .any(|l| l.contains(&display.grader));
     let mut text = format!(
-        "TO REPRODUCE (every process of the check, in the order it started; {FROM}{}):\n",
-        if uses_grader {
-            format!("; {} is the kit's grader", display.grader)
-        } else {
-            String::new()
-        }
+        "TO REPRODUCE (every process of the check, in the order it started; {}):\n",
+        from(uses_grader, display)
     );
     for line in folders.iter().chain(&setup).chain(&lines) {
         text.push_str("    ");
@@ -144,11 +182,40 @@ pub fn recipe(processes: &[Process], display: &Display) -> (String, Vec<String>)
     (text, listed)
 }
 
+/// Which processes a recipe lists (at most [`MAX_LINES`], by index, in order): the first ones,
+/// or, when the run that failed came later, the ones that led to it — those still running
+/// when the first of them started included.
+fn window(processes: &[Process], failed: &[String]) -> Vec<usize> {
+    let n = processes.len();
+    let at = processes
+        .iter()
+        .rposition(|p| !matches!(p.whose, Whose::Grader(_)) && failed.contains(&p.raw));
+    let hi = match at {
+        Some(f) if f >= MAX_LINES => f,
+        _ => return (0..n.min(MAX_LINES)).collect(),
+    };
+    let running_at = |lo: usize| -> Vec<usize> {
+        (0..lo)
+            .filter(|&j| processes[j].ended.is_none_or(|e| e > processes[lo].started))
+            .collect()
+    };
+    let mut lo = hi + 1 - MAX_LINES;
+    let mut context = running_at(lo);
+    if !context.is_empty() {
+        lo = (hi + 1 - MAX_LINES.saturating_sub(context.len()).max(1)).max(lo);
+        context = running_at(lo);
+    }
+    context.extend(lo..=hi);
+    context
+}
+
 /// `mkdir -p` of the check's folder as the recipe shows it, if a command names a path in it.
 fn folders(processes: &[Process], display: &Display) -> Vec<String> {
     let mut out = Vec::new();
     for p in processes {
+        let inside = |f: &str| f.starts_with(&format!("{}/", p.shown.cwd));
         let names = !p.shown.files.is_empty()
+            || p.shown.stdout.as_deref().is_some_and(inside)
             || matches!(&p.shown.stdin, crate::run::Stdin::File { path: Some(f), .. }
                 if f.starts_with(&format!("{}/", p.shown.cwd)));
         let line = format!("mkdir -p {}", display.word(&p.shown.cwd));
@@ -157,6 +224,13 @@ fn folders(processes: &[Process], display: &Display) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether `line` heads a block of commands (`COMMAND:`, `COMMANDS (run together…):`).
+fn is_header(line: &str) -> bool {
+    let t = line.trim();
+    (t.starts_with("COMMAND:") || t.starts_with("COMMANDS:") || t.starts_with("COMMANDS ("))
+        && t.ends_with(':')
 }
 
 /// The line's command, if it is one of a `COMMAND:` block (indented, maybe with `&`).
@@ -175,16 +249,17 @@ fn drop_repeated(details: &str, listed: &[String]) -> String {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        if matches!(line.trim(), "COMMAND:" | "COMMANDS:") {
+        if is_header(line) {
             let body: Vec<&str> = lines[i + 1..]
                 .iter()
                 .take_while(|l| l.starts_with("    "))
                 .copied()
                 .collect();
+            // A shell's `wait` after background commands is no command of its own.
             if !body.is_empty()
                 && body
                     .iter()
-                    .all(|l| listed.iter().any(|c| c == command_of(l)))
+                    .all(|l| command_of(l) == "wait" || listed.iter().any(|c| c == command_of(l)))
             {
                 i += 1 + body.len();
                 continue;
@@ -201,22 +276,30 @@ fn drop_repeated(details: &str, listed: &[String]) -> String {
 }
 
 /// `details` with each line that is a process's raw command shown under `display`, after the
-/// lines that make its files.
+/// lines that make its files; the `COMMAND:` header above such a line says where to run it.
 fn rewrite_in_place(
     details: &str,
     processes: &[Process],
     display: &Display,
     seen: &mut Vec<String>,
 ) -> String {
-    let mut out = String::new();
-    for line in details.split_inclusive('\n') {
-        let body = line.strip_suffix('\n').unwrap_or(line);
+    let mut out: Vec<String> = Vec::new();
+    // The header of the block being read, and whether a line of it was rewritten.
+    let mut header: Option<usize> = None;
+    let mut headers = Vec::new();
+    let mut grader = false;
+    for body in details.lines() {
         let command = command_of(body);
+        if body.trim() == "COMMAND:" || body.trim() == "COMMANDS:" {
+            header = Some(out.len());
+        } else if !body.starts_with("    ") {
+            header = None;
+        }
         let Some(p) = processes
             .iter()
             .find(|p| !command.is_empty() && p.raw == command)
         else {
-            out.push_str(line);
+            out.push(body.to_string());
             continue;
         };
         let indent = &body[..body.len() - body.trim_start().len()];
@@ -229,14 +312,38 @@ fn rewrite_in_place(
         let mut setup = folders(std::slice::from_ref(p), display);
         setup.extend(r.setup);
         for s in setup {
-            out.push_str(&format!("{indent}{s}\n"));
+            out.push(format!("{indent}{s}"));
         }
-        out.push_str(&format!("{indent}{}{amp}", r.line));
-        if line.ends_with('\n') {
-            out.push('\n');
-        }
+        grader |= r.line.contains(&display.grader);
+        out.push(format!("{indent}{}", with_amp(&r.line, amp)));
+        headers.extend(header.take());
     }
-    out
+    for at in headers {
+        let (label, _) = out[at].trim_end().split_at(out[at].trim_end().len() - 1);
+        out[at] = format!("{label} ({}):", from(grader, display));
+    }
+    let mut text = out.join("\n");
+    if details.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// `line` with `amp` (` &` or nothing) after its command, before its comment if it has one.
+fn with_amp(line: &str, amp: &str) -> String {
+    match line.split_once("  # ") {
+        Some((command, comment)) => format!("{command}{amp}  # {comment}"),
+        None => format!("{line}{amp}"),
+    }
+}
+
+/// Where to run a recipe from, and what the grader is if it uses it.
+fn from(grader: bool, display: &Display) -> String {
+    if grader {
+        format!("{FROM}; {} is the kit's grader", display.grader)
+    } else {
+        FROM.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +389,7 @@ mod tests {
                 stdin: Stdin::Null,
                 files,
                 cwd: DIR.into(),
+                stdout: None,
             },
             whose,
             started: t0 + Duration::from_millis(at),
@@ -315,7 +423,7 @@ mod tests {
              touch /tmp/ipclab-sum-basic/key-1\n    \
              ./target/release/msgq-server /tmp/ipclab-sum-basic/key-1 < /dev/null &\n    \
              ./target/release/msgq-client /tmp/ipclab-sum-basic/key-1 sum < /dev/null\n    \
-             ./target/release/msgq-client /tmp/ipclab-sum-basic/key-1 x < /dev/null\n\
+             ./target/release/msgq-client /tmp/ipclab-sum-basic/key-1 x < /dev/null   # ← failed\n\
              HINT: h\n"
         );
     }
@@ -329,15 +437,25 @@ mod tests {
         let text = apply(&details, &[peer.clone(), client.clone()], &display());
         assert_eq!(
             text,
-            "COMMAND:\n    mkdir -p /tmp/ipclab-sum-basic\n    \
+            "COMMAND (run from your implementation's folder after `cargo build --release`):\n    \
+             mkdir -p /tmp/ipclab-sum-basic\n    \
              touch /tmp/ipclab-sum-basic/key-1\n    \
              ./target/release/msgq-client /tmp/ipclab-sum-basic/key-1 < /dev/null\n"
         );
-        let (block, _) = recipe(&[peer, client.clone(), client], &display());
+        let (block, _) = recipe(&[peer, client.clone(), client], &display(), &[]);
         assert!(
             block.contains("    # here the grader's own msgq-peer ran, in the background\n"),
             "{block}"
         );
+    }
+
+    #[test]
+    fn a_background_command_keeps_its_ampersand_before_its_comment() {
+        assert_eq!(
+            with_amp("prog  # stdin: a pipe", " &"),
+            "prog &  # stdin: a pipe"
+        );
+        assert_eq!(with_amp("prog < /dev/null", " &"), "prog < /dev/null &");
     }
 
     #[test]
@@ -351,12 +469,42 @@ mod tests {
                 Some(15 + 10 * i),
             ));
         }
-        let (block, listed) = recipe(&runs, &display());
+        let (block, listed) = recipe(&runs, &display(), &[]);
         assert_eq!(listed.len(), MAX_LINES);
         assert!(
-            block.ends_with("    … and 4 more runs of the same programs\n"),
+            block.ends_with("    # … and 4 more runs of the same programs\n"),
             "{block}"
         );
         assert_eq!(block.matches(" &\n").count(), 1, "{block}");
+    }
+
+    /// A round that failed late: the recipe lists the rounds that led to it, with the server
+    /// still running since the start, and counts those it leaves out.
+    #[test]
+    fn a_late_failure_lists_the_runs_that_led_to_it() {
+        let mut runs = vec![process(Whose::Student, &["msgq-server"], 0, None)];
+        for i in 0..20 {
+            let n = i.to_string();
+            runs.push(process(
+                Whose::Student,
+                &["msgq-client", &n],
+                10 + 10 * i,
+                Some(15 + 10 * i),
+            ));
+        }
+        let failed = vec![runs[15].raw.clone()];
+        let (block, listed) = recipe(&runs, &display(), &failed);
+        assert_eq!(listed.len(), MAX_LINES, "{block}");
+        let lines: Vec<&str> = block.lines().skip(1).map(str::trim).collect();
+        assert_eq!(lines[0], "# … 8 earlier runs left out", "{block}");
+        assert_eq!(
+            lines[1], "./target/release/msgq-server < /dev/null &",
+            "{block}"
+        );
+        assert_eq!(
+            lines[8], "./target/release/msgq-client 14 < /dev/null   # ← failed",
+            "{block}"
+        );
+        assert_eq!(lines[9], "# … and 5 more runs of the same programs");
     }
 }

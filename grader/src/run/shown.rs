@@ -6,7 +6,7 @@
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::Path;
 
-use super::{Input, Spec, shell_quote};
+use super::{Input, Output, Spec, shell_quote};
 use crate::faults;
 
 /// How many first bytes of a file of data a recipe shows.
@@ -78,6 +78,9 @@ pub struct Shown {
     pub files: Vec<(String, Made)>,
     /// Its working folder (the check's own).
     pub cwd: String,
+    /// Where its stdout went, when to a file (`/dev/null`, a file runs shared): its path, or
+    /// `cwd/stdout` for a file with no name left.
+    pub stdout: Option<String>,
 }
 
 /// Display rewrites of path prefixes: a word equal to `from`, or starting with `from/`, shows
@@ -178,12 +181,20 @@ impl Spec {
             Input::File(f) => file_stdin(f),
             Input::Held => Stdin::Pipe,
         };
+        let stdout = match &self.stdout {
+            Output::File(f) => file_path(f).map(|p| match p.strip_suffix(" (deleted)") {
+                Some(_) => format!("{cwd}/stdout"),
+                None => p,
+            }),
+            _ => None,
+        };
         Shown {
             env,
             words,
             stdin,
             files,
             cwd,
+            stdout,
         }
     }
 }
@@ -223,17 +234,22 @@ fn first_bytes(file: &std::fs::File, len: u64) -> Vec<u8> {
     }
 }
 
-fn file_stdin(file: &std::fs::File) -> Stdin {
+/// The path of an open regular file or device (`/dev/null`), if it has one.
+fn file_path(file: &std::fs::File) -> Option<String> {
     use std::os::fd::AsRawFd;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let path = path.to_string_lossy().into_owned();
+    path.starts_with('/').then_some(path)
+}
+
+fn file_stdin(file: &std::fs::File) -> Stdin {
     let Ok(meta) = file.metadata() else {
         return Stdin::Pipe;
     };
     if !meta.file_type().is_file() {
         return Stdin::Pipe;
     }
-    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned());
+    let path = file_path(file);
     Stdin::File {
         path,
         len: meta.len(),
@@ -307,7 +323,13 @@ impl Shown {
             .map(|(k, v)| format!("{k}={}", display.word(v)))
             .collect();
         words.extend(self.words.iter().map(|w| display.word(w)));
-        let command = words.join(" ");
+        let mut command = words.join(" ");
+        match self.stdout.as_deref() {
+            Some("/dev/null") => command.push_str(" > /dev/null"),
+            // Runs that share one file append to it in turn.
+            Some(path) => command.push_str(&format!(" >> {}", display.word(path))),
+            None => {}
+        }
         let line = match &self.stdin {
             Stdin::Null => format!("{command} < /dev/null"),
             Stdin::Zeros(n) => format!("head -c {n} /dev/zero | {command}"),
@@ -394,6 +416,7 @@ mod tests {
                 ("/tmp/grading/check-x/fifo".into(), Made::Fifo),
             ],
             cwd: "/tmp/grading/check-x".into(),
+            stdout: None,
         };
         let mut seen = Vec::new();
         let r = shown.render(&display(), &mut seen);
@@ -422,6 +445,7 @@ mod tests {
             },
             files: vec![],
             cwd: "/tmp/grading/check-x".into(),
+            stdout: None,
         };
         let r = shown.render(&display(), &mut Vec::new());
         assert_eq!(
