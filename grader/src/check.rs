@@ -372,6 +372,7 @@ impl Ctx {
             whose,
             started,
             ended: None,
+            ended_by_grader: false,
         });
         Ok(running)
     }
@@ -395,6 +396,13 @@ impl Ctx {
             .find(|p| p.pid == pid && p.ended.is_none())
         {
             p.ended = Some(Instant::now());
+            p.ended_by_grader = matches!(
+                finished.end,
+                run::End::Signaled {
+                    by_grader: true,
+                    ..
+                }
+            );
         }
         self.runs.borrow_mut().push(finished.clone());
         finished
@@ -451,11 +459,14 @@ impl Ctx {
         display
             .exact
             .push((text(&self.tool), crate::reproduce::GRADER.into()));
+        // LD_PRELOAD: the fault library, as the kit builds it beside the grader.
+        let library = format!("\"$PWD\"/{}", kit(crate::faults::LIBRARY));
+        display
+            .exact
+            .push((crate::faults::LIBRARY.into(), library.clone()));
         if let Some(programs) = self.tool.parent() {
-            let library = programs.join(crate::faults::LIBRARY);
-            display
-                .exact
-                .push((text(&library), kit(crate::faults::LIBRARY)));
+            let copy = programs.join(crate::faults::LIBRARY);
+            display.exact.push((text(&copy), library));
         }
         display
             .rewrites

@@ -45,6 +45,8 @@ pub struct Process {
     pub started: Instant,
     /// When the check saw it end (`None`: still running when the check ended).
     pub ended: Option<Instant>,
+    /// Whether the grader ended it (a signal the grader sent: the check was done with it).
+    pub ended_by_grader: bool,
 }
 
 /// `details` of a failing check with the recipe: when the check ran more than one of the
@@ -117,10 +119,18 @@ pub fn recipe(
         let left = (0..first).filter(|i| !chosen.contains(i)).count();
         lines.push(format!("# … {left} earlier runs left out"));
     }
+    // The shell's job numbers of the background lines the check never saw end.
+    let (mut jobs, mut unended) = (0, Vec::new());
     for (i, p) in shown.iter().enumerate() {
         let background = shown
             .get(i + 1)
             .is_some_and(|next| p.ended.is_none_or(|end| end > next.started));
+        if background && !matches!(p.whose, Whose::Grader(_)) {
+            jobs += 1;
+            if p.ended.is_none() || p.ended_by_grader {
+                unended.push(format!("%{jobs}"));
+            }
+        }
         match &p.whose {
             Whose::Grader(name) => {
                 let when = if background {
@@ -163,6 +173,13 @@ pub fn recipe(
         });
         let of = if same { " of the same programs" } else { "" };
         lines.push(format!("# … and {} more runs{of}", rest.len()));
+    }
+    if !unended.is_empty() {
+        let them = if unended.len() == 1 { "it" } else { "them" };
+        lines.push(format!(
+            "kill {}   # still running when the check was done: the grader ended {them}",
+            unended.join(" ")
+        ));
     }
     let shown: Vec<Process> = shown.into_iter().cloned().collect();
     let folders = folders(&shown, display);
@@ -394,6 +411,7 @@ mod tests {
             whose,
             started: t0 + Duration::from_millis(at),
             ended: end.map(|e| t0 + Duration::from_millis(e)),
+            ended_by_grader: false,
         }
     }
 
@@ -472,7 +490,10 @@ mod tests {
         let (block, listed) = recipe(&runs, &display(), &[]);
         assert_eq!(listed.len(), MAX_LINES);
         assert!(
-            block.ends_with("    # … and 4 more runs of the same programs\n"),
+            block.ends_with(
+                "    # … and 4 more runs of the same programs\n    \
+                 kill %1   # still running when the check was done: the grader ended it\n"
+            ),
             "{block}"
         );
         assert_eq!(block.matches(" &\n").count(), 1, "{block}");
@@ -506,5 +527,9 @@ mod tests {
             "{block}"
         );
         assert_eq!(lines[9], "# … and 5 more runs of the same programs");
+        assert_eq!(
+            lines[10],
+            "kill %1   # still running when the check was done: the grader ended it"
+        );
     }
 }
