@@ -279,6 +279,10 @@ fn drop_repeated(details: &str, listed: &[String]) -> String {
                     .all(|l| command_of(l) == "wait" || listed.iter().any(|c| c == command_of(l)))
             {
                 i += 1 + body.len();
+                // And the blank line that set it apart.
+                if lines.get(i).is_some_and(|l| l.trim().is_empty()) {
+                    i += 1;
+                }
                 continue;
             }
         }

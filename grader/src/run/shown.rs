@@ -19,8 +19,10 @@ pub enum Stdin {
     Null,
     /// `n` zero bytes.
     Zeros(u64),
-    /// These bytes.
+    /// These bytes (a few: `printf` shows them).
     Bytes(Vec<u8>),
+    /// This many bytes the check made (too many to show).
+    Made(usize),
     /// `grader stream --seed SEED --len LEN`, upper-cased if `upper`.
     Stream {
         /// The generator's seed.
@@ -163,7 +165,8 @@ impl Spec {
         let stdin = match &self.stdin {
             Input::Null => Stdin::Null,
             Input::Zeros(n) => Stdin::Zeros(*n),
-            Input::Bytes(b) => Stdin::Bytes(b.clone()),
+            Input::Bytes(b) if b.len() <= 256 => Stdin::Bytes(b.clone()),
+            Input::Bytes(b) => Stdin::Made(b.len()),
             Input::Stream(st) => {
                 let all: Vec<u8> = (0..=255u8).map(st.map).collect();
                 let same = all.iter().enumerate().all(|(i, &b)| b == i as u8);
@@ -333,10 +336,8 @@ impl Shown {
         let line = match &self.stdin {
             Stdin::Null => format!("{command} < /dev/null"),
             Stdin::Zeros(n) => format!("head -c {n} /dev/zero | {command}"),
-            Stdin::Bytes(b) if b.len() <= 256 => {
-                format!("printf '{}' | {command}", printf_text(b))
-            }
-            Stdin::Bytes(b) => format!("{command}  # stdin: {} bytes the check made", b.len()),
+            Stdin::Bytes(b) => format!("printf '{}' | {command}", printf_text(b)),
+            Stdin::Made(n) => format!("{command}  # stdin: {n} bytes the check made"),
             Stdin::Stream {
                 seed,
                 len,
