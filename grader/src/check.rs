@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::confine::Sandbox;
+use crate::reproduce::{Process, Whose};
 use crate::run::{self, Finished, Running, Spec};
 
 /// One assignment: what to build and what to check.
@@ -257,6 +258,8 @@ pub struct Ctx {
     scale: f64,
     seed: u64,
     runs: RefCell<Vec<Finished>>,
+    /// Every process started, in the order it started: the recipe to reproduce the check.
+    processes: RefCell<Vec<Process>>,
     /// Started runs not yet waited for: their groups are ended when the check ends.
     unwaited: RefCell<Vec<i32>>,
     /// What the check saw that a passing report should say ([`Ctx::note`]).
@@ -283,6 +286,7 @@ impl Ctx {
             scale,
             seed,
             runs: RefCell::new(Vec::new()),
+            processes: RefCell::new(Vec::new()),
             unwaited: RefCell::new(Vec::new()),
             notes: RefCell::new(Vec::new()),
             sandbox: None,
@@ -397,11 +401,30 @@ impl Ctx {
         if spec.sandbox.is_none() {
             spec.sandbox = self.sandbox;
         }
+        let shown = spec.shown();
+        let whose = if self.bins.values().any(|b| *b == spec.program) {
+            Whose::Student
+        } else if spec.program == self.tool {
+            let name = spec.args.get(1).map(|a| a.to_string_lossy().into_owned());
+            Whose::Grader(name.unwrap_or_default())
+        } else {
+            Whose::Other
+        };
+        let started = Instant::now();
         let running = run::spawn(spec).map_err(|e| {
             Failure::new(format!("could not start the program: {e}"))
                 .detail(format!("COMMAND:\n    {line}"))
         })?;
         self.unwaited.borrow_mut().push(running.pid());
+        self.processes.borrow_mut().push(Process {
+            pid: running.pid(),
+            shown,
+            raw: line,
+            whose,
+            started,
+            ended: None,
+            ended_by_grader: false,
+        });
         Ok(running)
     }
 
@@ -413,8 +436,25 @@ impl Ctx {
     /// Waits for a started run until the check's deadline (or until it has been stuck for
     /// `quiet`, [`crate::stuck`]), and records it.
     fn finish(&self, running: Running, quiet: Option<Duration>) -> Finished {
-        self.unwaited.borrow_mut().retain(|&p| p != running.pid());
+        let pid = running.pid();
+        self.unwaited.borrow_mut().retain(|&p| p != pid);
         let finished = running.wait_unless_stuck(self.deadline, quiet);
+        if let Some(p) = self
+            .processes
+            .borrow_mut()
+            .iter_mut()
+            .rev()
+            .find(|p| p.pid == pid && p.ended.is_none())
+        {
+            p.ended = Some(Instant::now());
+            p.ended_by_grader = matches!(
+                finished.end,
+                run::End::Signaled {
+                    by_grader: true,
+                    ..
+                }
+            );
+        }
         self.runs.borrow_mut().push(finished.clone());
         finished
     }
@@ -440,6 +480,49 @@ impl Ctx {
     /// The notes recorded so far.
     pub fn notes(&self) -> Vec<String> {
         self.notes.borrow().clone()
+    }
+
+    /// Every process started so far, in the order it started.
+    pub fn processes(&self) -> Vec<Process> {
+        self.processes.borrow().clone()
+    }
+
+    /// How a recipe shows this check's paths: the student's programs as their build's
+    /// (`./target/release/NAME`, run from their implementation's folder), the grader and its
+    /// fault library as the kit's, and the check's folder as `/tmp/ipclab-CHECK`.
+    pub fn display(&self, check: &str) -> run::Display {
+        let kit = |name: &str| format!("../target/release/{name}");
+        let mut display = run::Display {
+            grader: crate::reproduce::GRADER.into(),
+            ..Default::default()
+        };
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        for folder in self.bins.values().filter_map(|b| b.parent()) {
+            let folder = text(folder);
+            if !display.rewrites.iter().any(|(f, _)| *f == folder) {
+                // The fault library's IPCLAB_FAULTS_ONLY: an absolute prefix.
+                display
+                    .exact
+                    .push((folder.clone(), "\"$PWD\"/target/release".into()));
+                display.rewrites.push((folder, "./target/release".into()));
+            }
+        }
+        display
+            .exact
+            .push((text(&self.tool), crate::reproduce::GRADER.into()));
+        // LD_PRELOAD: the fault library, as the kit builds it beside the grader.
+        let library = format!("\"$PWD\"/{}", kit(crate::faults::LIBRARY));
+        display
+            .exact
+            .push((crate::faults::LIBRARY.into(), library.clone()));
+        if let Some(programs) = self.tool.parent() {
+            let copy = programs.join(crate::faults::LIBRARY);
+            display.exact.push((text(&copy), library));
+        }
+        display
+            .rewrites
+            .push((text(&self.dir), format!("/tmp/ipclab-{check}")));
+        display
     }
 
     /// Every run made so far.

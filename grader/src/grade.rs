@@ -441,6 +441,8 @@ fn run_check(
     });
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(&ctx)));
     let notes = ctx.notes();
+    let processes = ctx.processes();
+    let display = ctx.display(check.name);
     let runs = ctx.into_runs();
     let strays = isolation::end_check(scope);
     run::reap_orphans();
@@ -474,6 +476,13 @@ fn run_check(
         // What a passing check saw (the kernel's accounting of a mechanism, for instance).
         verdict.reason = notes[0].clone();
         verdict.details = notes[1..].join("\n");
+    }
+    if matches!(
+        verdict.status,
+        Status::Fail | Status::Timeout | Status::Crash | Status::FailLeak
+    ) {
+        // Every process of the check, as the student can type them again.
+        verdict.details = crate::reproduce::apply(&verdict.details, &processes, &display);
     }
     if !strays.is_empty() {
         verdict.details.push_str(&crate::message::strays(&strays));

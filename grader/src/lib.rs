@@ -25,6 +25,7 @@ pub mod outcome;
 pub mod probe;
 pub mod procfs;
 pub mod report;
+pub mod reproduce;
 pub mod run;
 pub mod sandbox;
 pub mod shapes;

@@ -13,6 +13,7 @@ mod grade;
 mod list;
 mod sandbox;
 mod starter;
+mod stream;
 mod tool;
 #[cfg(feature = "instructor")]
 mod validate;
@@ -49,6 +50,10 @@ enum Command {
     /// Runs a check's helper tool (used by the checks themselves).
     #[command(hide = true)]
     Tool(tool::Args),
+    /// Writes the generated stream a check fed to stdin (`--seed S --len N`), for the recipe
+    /// that reproduces a failure.
+    #[command(hide = true)]
+    Stream(stream::Args),
     /// Generates `starter/` from `solution/` (its marked regions become `todo!()` stubs).
     Starter(starter::Args),
 }
@@ -61,6 +66,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::List
         | Command::Starter(_)
         | Command::Tool(_)
+        | Command::Stream(_)
         | Command::Batch(_)
         | Command::Build(_)
         | Command::Sandbox(_) => isolation::Mode::None,
@@ -90,6 +96,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Batch(args) => batch::run(args),
         Command::Build(args) => build_cmd::run(args),
         Command::Tool(args) => tool::run(args),
+        Command::Stream(args) => stream::run(args),
         Command::Starter(args) => starter::run(args),
         Command::Grade(args) => grade::run(args, isolate, isolation),
     }

@@ -26,10 +26,12 @@ use crate::stream::{Comparer, Mismatch, Stream};
 use crate::sys;
 
 mod drain;
+mod shown;
 mod spawn;
 mod wait;
 
 use drain::{Bounded, Sink, drain};
+pub use shown::{Display, Made, Rendered, Shown, Stdin};
 pub use spawn::spawn;
 pub use wait::{end_descendants, end_group, reap_orphans};
 
@@ -193,16 +195,7 @@ impl Spec {
             Input::Null => format!("{command} < /dev/null"),
             Input::Zeros(n) => format!("head -c {n} /dev/zero | {command}"),
             Input::Bytes(b) if b.len() <= 256 => {
-                let text: String = b
-                    .iter()
-                    .map(|&c| match c {
-                        b'\\' => "\\\\".to_string(),
-                        b'%' => "%%".to_string(),
-                        b' '..=b'~' if c != b'\'' => (c as char).to_string(),
-                        _ => format!("\\{c:03o}"),
-                    })
-                    .collect();
-                format!("printf '{text}' | {command}")
+                format!("printf '{}' | {command}", shown::printf_text(b))
             }
             Input::Bytes(b) => format!("{command}  # stdin: {} bytes the check made", b.len()),
             Input::Stream(st) => format!(
