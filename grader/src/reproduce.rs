@@ -332,10 +332,13 @@ fn rewrite_in_place(
         let r = p.shown.render(display, seen);
         let mut setup = folders(std::slice::from_ref(p), display);
         setup.extend(r.setup);
+        grader |= setup
+            .iter()
+            .chain(std::iter::once(&r.line))
+            .any(|l| l.contains(&display.grader));
         for s in setup {
             out.push(format!("{indent}{s}"));
         }
-        grader |= r.line.contains(&display.grader);
         out.push(format!("{indent}{}", with_amp(&r.line, amp)));
         headers.extend(header.take());
     }

@@ -273,6 +273,21 @@ pub fn printf_text(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The line that makes (or, failing that, describes) a file of data the check made: a file
+/// written from a stream is made again by `grader stream`.
+fn data_file(display: &Display, path: &str, shown: &str, len: u64, head: &[u8]) -> String {
+    match crate::stream::written(Path::new(path), len) {
+        Some(seed) => format!(
+            "{} stream --seed {seed} --len {len} > {shown}",
+            display.grader
+        ),
+        None => format!(
+            "# {shown}: a file of {len} bytes the check made, starting {}",
+            hex(head)
+        ),
+    }
+}
+
 /// Bytes as hex pairs, for "starting 6c 1f …".
 pub fn hex(bytes: &[u8]) -> String {
     bytes
@@ -308,10 +323,9 @@ impl Shown {
                 Made::Empty => touch.push(shown),
                 Made::Fifo => fifo.push(shown),
                 Made::Dir => setup.push(format!("mkdir -p {shown}")),
-                Made::Data { len, head } => setup.push(format!(
-                    "# {shown}: a file of {len} bytes the check made, starting {}",
-                    hex(head)
-                )),
+                Made::Data { len, head } => {
+                    setup.push(data_file(display, path, &shown, *len, head));
+                }
             }
         }
         if !touch.is_empty() {
@@ -363,10 +377,7 @@ impl Shown {
                 let shown = display.word(path);
                 if !seen.contains(path) {
                     seen.push(path.clone());
-                    setup.push(format!(
-                        "# {shown}: a file of {len} bytes the check made, starting {}",
-                        hex(head)
-                    ));
+                    setup.push(data_file(display, path, &shown, *len, head));
                 }
                 format!("{command} < {shown}")
             }
@@ -454,6 +465,49 @@ mod tests {
             ["# /tmp/ipclab-c/in: a file of 4096 bytes the check made, starting 6c 1f"]
         );
         assert_eq!(r.line, "/bin/cat < /tmp/ipclab-c/in");
+    }
+
+    /// A file the check wrote from a stream is made again by `grader stream`, byte for byte.
+    #[test]
+    fn a_stdin_file_written_from_a_stream_is_made_by_grader_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("input");
+        crate::stream::Stream::new(7, 5000)
+            .write_file(&input)
+            .unwrap();
+        let path = input.to_string_lossy().into_owned();
+        let shown = Shown {
+            env: vec![],
+            words: vec!["/bin/cat".into()],
+            stdin: Stdin::File {
+                path: Some(path.clone()),
+                len: 5000,
+                head: vec![],
+            },
+            files: vec![],
+            cwd: dir.path().to_string_lossy().into_owned(),
+            stdout: None,
+        };
+        let display = display();
+        let r = shown.render(&display, &mut Vec::new());
+        assert_eq!(
+            r.setup,
+            [format!(
+                "{} stream --seed 7 --len 5000 > {path}",
+                display.grader
+            )]
+        );
+        // A file of another length when the run started is only described.
+        let shown = Shown {
+            stdin: Stdin::File {
+                path: Some(path.clone()),
+                len: 5,
+                head: vec![],
+            },
+            ..shown
+        };
+        let r = shown.render(&display, &mut Vec::new());
+        assert!(r.setup[0].starts_with('#'), "{:?}", r.setup);
     }
 
     #[test]

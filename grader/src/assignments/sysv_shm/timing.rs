@@ -143,13 +143,9 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
     pair(ctx, 4096, 4096, true, &[])?;
     let len = 256 * MIB;
     let file = crate::probe::TempFile(ctx.dir().join("input"));
-    {
-        let mut f = std::fs::File::create(&file.0)
-            .map_err(|e| Failure::new(format!("grader: cannot create the input file: {e}")))?;
-        Stream::new(ctx.seed() ^ 0x7b, len)
-            .write_to(&mut f)
-            .map_err(|e| Failure::new(format!("grader: cannot write the input file: {e}")))?;
-    }
+    Stream::new(ctx.seed() ^ 0x7b, len)
+        .write_file(&file.0)
+        .map_err(|e| Failure::new(format!("grader: cannot write the input file: {e}")))?;
     let open = |path: &std::path::Path, write: bool| {
         std::fs::OpenOptions::new()
             .read(!write)
