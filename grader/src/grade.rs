@@ -137,8 +137,10 @@ pub fn skipped_reason(prerequisite: &str) -> String {
 
 /// The prerequisite of `check` ([`crate::check::Check::after`]) that did not pass in `done`
 /// (the results so far of its assignment), if one did not: then `check` is skipped. A
-/// prerequisite that did not run in this grading (left out by `--only`), or whose grader
-/// failed (`ERROR`: not the program's fault), skips nothing.
+/// prerequisite that did not run in this grading (left out by `--only`), whose grader failed
+/// (`ERROR`: not the program's fault), or that is not written yet (`TODO`, or no build: the
+/// check then says so itself, at once, as every check of an untouched starter does) skips
+/// nothing.
 pub fn failed_prerequisite<'a>(
     check: &crate::check::Check,
     done: &'a [CheckResult],
@@ -147,7 +149,10 @@ pub fn failed_prerequisite<'a>(
         done.iter().find(|r| {
             r.name == needed
                 && !r.verdict.status.passed()
-                && r.verdict.status != Status::GraderError
+                && !matches!(
+                    r.verdict.status,
+                    Status::GraderError | Status::NotImplemented | Status::BuildFailed
+                )
                 && (r.ran || r.verdict.status == Status::Skipped)
         })
     })
@@ -608,8 +613,8 @@ mod tests {
         }
     }
 
-    /// A check is skipped when a prerequisite failed in any way (a skipped one too), never for
-    /// one that passed, leaked, failed by the grader's fault, or was not graded at all.
+    /// A check is skipped when a prerequisite failed (a skipped one too), never for one that
+    /// passed, leaked, failed by the grader's fault, is not written yet, or was not graded.
     #[test]
     fn a_check_is_skipped_only_for_a_prerequisite_that_did_not_pass() {
         let check = crate::check::Check::new("big", 3, "", |_| Ok(())).after("small");
@@ -618,16 +623,20 @@ mod tests {
             Status::Fail,
             Status::Timeout,
             Status::Crash,
-            Status::NotImplemented,
             Status::FailLeak,
-            Status::BuildFailed,
         ] {
             assert!(skips(status), "{status:?}");
         }
         let mut skipped = named("small", Status::Skipped);
         skipped.ran = false;
         assert!(failed_prerequisite(&check, &[skipped]).is_some());
-        for status in [Status::Pass, Status::Leak, Status::GraderError] {
+        for status in [
+            Status::Pass,
+            Status::Leak,
+            Status::GraderError,
+            Status::NotImplemented,
+            Status::BuildFailed,
+        ] {
             assert!(!skips(status), "{status:?}");
         }
         assert!(failed_prerequisite(&check, &[]).is_none());

@@ -118,31 +118,3 @@ pub fn for_each_assignment(test: impl Fn(&str)) {
         failed.join("\n\n")
     );
 }
-
-/// Whether a check of `assignment` graded on the untouched starter has the status it must:
-/// `not_implemented`, or `skipped` when a check it needs (`Check::after`) is not implemented.
-/// `statuses` are every check's, as [`statuses`] reads them.
-pub fn starter_status_ok(
-    assignment: &str,
-    check: &str,
-    status: &str,
-    statuses: &[(String, String)],
-) -> bool {
-    if status == "not_implemented" {
-        return true;
-    }
-    let all = grader::assignments::all();
-    let Some(declared) = all
-        .iter()
-        .find(|a| a.name == assignment)
-        .and_then(|a| a.checks.iter().find(|c| c.name == check))
-    else {
-        return false;
-    };
-    status == "skipped"
-        && declared.after.iter().any(|needed| {
-            statuses
-                .iter()
-                .any(|(c, s)| c == needed && s == "not_implemented")
-        })
-}
