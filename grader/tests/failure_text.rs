@@ -13,7 +13,6 @@ mod common;
 
 use std::path::Path;
 
-use grader::mutants;
 use serial_test::serial;
 
 /// What grading `check` of `assignment` in `implementation` gave: the check's rows of the
@@ -48,17 +47,7 @@ fn graded(implementation: &Path, assignment: &str, check: &str, verbose: bool) -
 /// The check's part of the report when grading mutant `name` of `assignment`, which must not
 /// pass it.
 fn failure_of(assignment: &str, name: &str, check: &str) -> String {
-    let mutant = mutants::load(assignment)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no mutant {name} of {assignment}"));
-    let kit = common::kit();
-    let dir = kit
-        .join("target/ipc-lab/mutants")
-        .join(assignment)
-        .join(name);
-    mutants::materialise(&kit.join("solution"), &dir, &mutant).unwrap();
+    let dir = common::mutant(assignment, name);
     let (part, status) = graded(&dir, assignment, check, false);
     assert_ne!(status, "pass", "{name} passed {check}:\n{part}");
     part

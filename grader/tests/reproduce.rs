@@ -6,23 +6,12 @@ mod common;
 
 use std::io::Read;
 
-use grader::mutants;
 use grader::stream::Stream;
 use serial_test::serial;
 
 /// The `output` of `check` when grading mutant `name` of `assignment`.
 fn output_of(assignment: &str, name: &str, check: &str) -> String {
-    let mutant = mutants::load(assignment)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("no mutant {name} of {assignment}"));
-    let kit = common::kit();
-    let dir = kit
-        .join("target/ipc-lab/mutants")
-        .join(assignment)
-        .join(name);
-    mutants::materialise(&kit.join("solution"), &dir, &mutant).unwrap();
+    let dir = common::mutant(assignment, name);
     let (_, results) = common::grade(&dir, assignment, &[check.to_string()]);
     let test = &results["tests"][0];
     assert_eq!(test["extra_data"]["check"], check);

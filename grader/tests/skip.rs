@@ -4,21 +4,12 @@
 
 mod common;
 
-use grader::mutants;
 use serde_json::Value;
 use serial_test::serial;
 
 /// The mutant's folder, made where `make validate-grader` makes it (its build is shared).
 fn stray_newline() -> std::path::PathBuf {
-    let mutant = mutants::load("pipes")
-        .unwrap()
-        .into_iter()
-        .find(|m| m.name == "stray-newline")
-        .expect("the stray-newline mutant of pipes");
-    let kit = common::kit();
-    let dir = kit.join("target/ipc-lab/mutants/pipes/stray-newline");
-    mutants::materialise(&kit.join("solution"), &dir, &mutant).unwrap();
-    dir
+    common::mutant("pipes", "stray-newline")
 }
 
 /// Grades the two checks of the mutant, with `extra` arguments: the report and results.json.

@@ -31,6 +31,22 @@ pub fn grader() -> Command {
     cmd
 }
 
+/// The folder of mutant `name` of `assignment`, made where `make validate-grader` makes it (so
+/// that its build is shared and incremental).
+pub fn mutant(assignment: &str, name: &str) -> PathBuf {
+    let mutant = grader::mutants::load(assignment)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no mutant {name} of {assignment}"));
+    let dir = kit()
+        .join("target/ipc-lab/mutants")
+        .join(assignment)
+        .join(name);
+    grader::mutants::materialise(&kit().join("solution"), &dir, &mutant).unwrap();
+    dir
+}
+
 /// Grades `implementation` (only `assignment`, only `checks` if not empty) and returns the
 /// human report and the results.json.
 pub fn grade(implementation: &Path, assignment: &str, checks: &[String]) -> (String, Value) {
