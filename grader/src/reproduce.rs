@@ -2,8 +2,9 @@
 //! the order it started, as shell lines a student can type after the grading's temporary
 //! folders are gone — their programs as their own build's (`./target/release/NAME`), the
 //! files the commands name made first (`touch` for a key file, `mkfifo`), a generated stdin
-//! regenerated (`grader stream --seed S --len N |`), and `&` after a process that was still
-//! running when the next one started. Display only: the runs themselves are unchanged.
+//! regenerated (`grader stream --seed S --len N |`), the grader's own peers run by the kit's
+//! grader (`grader tool NAME …`), and `&` after a process that was still running when the next
+//! one started. Display only: the runs themselves are unchanged.
 
 use std::time::Instant;
 
@@ -125,43 +126,40 @@ pub fn recipe(
         let background = shown
             .get(i + 1)
             .is_some_and(|next| p.ended.is_none_or(|end| end > next.started));
-        if background && !matches!(p.whose, Whose::Grader(_)) {
+        if background {
             jobs += 1;
             if p.ended.is_none() || p.ended_by_grader {
                 unended.push(format!("%{jobs}"));
             }
         }
-        match &p.whose {
-            Whose::Grader(name) => {
-                let when = if background {
-                    ", in the background"
-                } else {
-                    ""
-                };
-                lines.push(format!("# here the grader's own {name} ran{when}"));
-            }
-            _ => {
-                let r = p.shown.render(display, &mut seen);
-                for s in r.setup {
-                    if !setup.contains(&s) {
-                        setup.push(s);
-                    }
-                }
-                let amp = if background { " &" } else { "" };
-                let last = !shown[i + 1..].iter().any(|q| q.raw == p.raw);
-                let mut line = with_amp(&r.line, amp);
-                if last && failed.contains(&p.raw) {
-                    // After the line's own comment, if it has one (what its stdin was).
-                    line.push_str(if r.line.contains("  # ") {
-                        "; ← failed"
-                    } else {
-                        "   # ← failed"
-                    });
-                }
-                lines.push(line);
-                listed.push(p.raw.clone());
+        let r = p.shown.render(display, &mut seen);
+        for s in r.setup {
+            if !setup.contains(&s) {
+                setup.push(s);
             }
         }
+        let amp = if background { " &" } else { "" };
+        let mut line = with_amp(&r.line, amp);
+        // After the line's own comment, if it has one (what its stdin was).
+        let comment = |line: &mut String, text: &str| {
+            line.push_str(if r.line.contains("  # ") {
+                "; "
+            } else {
+                "   # "
+            });
+            line.push_str(text);
+        };
+        if let Whose::Grader(name) = &p.whose {
+            // The grader's own peer, run by the kit's grader as the check ran it.
+            comment(&mut line, &format!("the grader's own {name}"));
+        } else {
+            let last = !shown[i + 1..].iter().any(|q| q.raw == p.raw);
+            if last && failed.contains(&p.raw) {
+                comment(&mut line, "← failed");
+            }
+            listed.push(p.raw.clone());
+        }
+        lines.push(line);
     }
     let end = chosen.last().map_or(0, |&i| i + 1);
     let rest = &processes[end..];
@@ -385,8 +383,8 @@ mod tests {
                 (PROGS.into(), "./target/release".into()),
                 (DIR.into(), "/tmp/ipclab-sum-basic".into()),
             ],
+            exact: vec![("/tmp/ipclab-programs-Z/grader".into(), GRADER.into())],
             grader: GRADER.into(),
-            ..Default::default()
         }
     }
 
@@ -454,9 +452,14 @@ mod tests {
     }
 
     #[test]
-    fn a_single_run_is_rewritten_in_place_and_the_graders_peer_named_in_words() {
+    fn a_single_run_is_rewritten_in_place_and_the_graders_peer_run_by_the_kits_grader() {
         let key = key();
-        let peer = process(Whose::Grader("msgq-peer".into()), &["", &key], 0, None);
+        let peer = process(
+            Whose::Grader("msgq-peer".into()),
+            &["", "tool", "msgq-peer", &key],
+            0,
+            None,
+        );
         let client = process(Whose::Student, &["msgq-client", &key], 5, Some(9));
         let details = format!("COMMAND:\n    {}\n", client.raw);
         let text = apply(&details, &[peer.clone(), client.clone()], &display());
@@ -469,9 +472,13 @@ mod tests {
         );
         let (block, _) = recipe(&[peer, client.clone(), client], &display(), &[]);
         assert!(
-            block.contains("    # here the grader's own msgq-peer ran, in the background\n"),
+            block.contains(&format!(
+                "    {GRADER} tool msgq-peer /tmp/ipclab-sum-basic/key-1 < /dev/null &   # the \
+                 grader's own msgq-peer\n"
+            )),
             "{block}"
         );
+        assert!(block.contains("kill %1"), "{block}");
     }
 
     #[test]
