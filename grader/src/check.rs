@@ -148,10 +148,11 @@ impl Check {
     }
 
     /// Declares `prerequisite`, a check of the same assignment declared before this one: when
-    /// it did not pass (any status but `PASS` and `LEAK`; an `ERROR`, the grader's own
-    /// failure, does not count), this check is not run and is reported `SKIPPED`, with 0
-    /// points and a reason that names the prerequisite (`grader grade --no-skip` runs it all
-    /// the same; `grader validate` always does).
+    /// it failed (any status but `PASS` and `LEAK`; not `ERROR`, the grader's own failure, nor
+    /// `TODO` or `NO BUILD`, which this check then reports itself at once: see
+    /// [`crate::grade::failed_prerequisite`]), this check is not run and is reported
+    /// `SKIPPED`, with 0 points and a reason that names the prerequisite (`grader grade
+    /// --no-skip` runs it all the same; `grader validate` always does).
     ///
     /// The fairness rule: a check may name a prerequisite only if it cannot pass when the
     /// prerequisite fails, because it runs the prerequisite's own scenario first, whole: the
