@@ -201,8 +201,12 @@ impl Assignment {
 pub struct Failure {
     /// One line, lowercase, stating the mismatch.
     pub reason: String,
-    /// Longer text: EXPECTED / ACTUAL blocks, the command to reproduce, a hint.
+    /// Longer text: EXPECTED / ACTUAL blocks, a hint.
     pub details: String,
+    /// The command lines of the runs that failed, in order ([`Failure::command`]). The report
+    /// shows them as the student can type them again, before the hint ([`crate::reproduce`]):
+    /// a check writes no command text of its own.
+    pub failed: Vec<String>,
     /// The grader's own part of the check failed (its probe, its peer), not the program: the
     /// verdict is `ERROR` and costs nothing ([`crate::outcome::decide`]).
     pub by_grader: bool,
@@ -214,6 +218,7 @@ impl Failure {
         Failure {
             reason: reason.into(),
             details: String::new(),
+            failed: Vec::new(),
             by_grader: false,
         }
     }
@@ -241,10 +246,23 @@ impl Failure {
         self
     }
 
-    /// Adds the command that reproduces the failing run.
+    /// Names `run` as one that failed: the report shows how to run it again.
     pub fn command(self, run: &Finished) -> Failure {
-        let command = run.command.clone();
-        self.detail(format!("COMMAND:\n    {command}"))
+        self.ran(&run.command)
+    }
+
+    /// Names the runs with these command lines as failed ([`Failure::command`]), when they
+    /// failed together.
+    pub fn commands<S: AsRef<str>>(self, lines: impl IntoIterator<Item = S>) -> Failure {
+        lines.into_iter().fold(self, |f, l| f.ran(l.as_ref()))
+    }
+
+    /// Names the run with this command line as failed (one that may not have started).
+    pub fn ran(mut self, line: &str) -> Failure {
+        if !self.failed.iter().any(|l| l == line) {
+            self.failed.push(line.to_string());
+        }
+        self
     }
 }
 
@@ -413,8 +431,7 @@ impl Ctx {
         };
         let started = Instant::now();
         let running = run::spawn(spec).map_err(|e| {
-            Failure::new(format!("could not start the program: {e}"))
-                .detail(format!("COMMAND:\n    {line}"))
+            Failure::new(format!("could not start the program: {e}")).ran(&line)
         })?;
         self.unwaited.borrow_mut().push(running.pid());
         self.processes.borrow_mut().push(Process {
@@ -425,6 +442,7 @@ impl Ctx {
             started,
             ended: None,
             ended_by_grader: false,
+            killed: None,
         });
         Ok(running)
     }
@@ -448,13 +466,14 @@ impl Ctx {
             .find(|p| p.pid == pid && p.ended.is_none())
         {
             p.ended = Some(Instant::now());
-            p.ended_by_grader = matches!(
-                finished.end,
-                run::End::Signaled {
-                    by_grader: true,
-                    ..
-                }
-            );
+            if let run::End::Signaled {
+                signal,
+                by_grader: true,
+            } = finished.end
+            {
+                p.ended_by_grader = true;
+                p.killed = (!finished.timed_out).then_some(signal);
+            }
         }
         self.runs.borrow_mut().push(finished.clone());
         finished

@@ -467,6 +467,8 @@ fn run_check(
             cleanup_points: check.cleanup_points,
             limit,
             timeout_hint: check.timeout_hint,
+            // Every process of the check, as the student can type them again.
+            reproduce: &|failed| crate::reproduce::block(failed, &processes, &display),
         }),
         Err(panic) => {
             let what = panic
@@ -481,13 +483,6 @@ fn run_check(
         // What a passing check saw (the kernel's accounting of a mechanism, for instance).
         verdict.reason = notes[0].clone();
         verdict.details = notes[1..].join("\n");
-    }
-    if matches!(
-        verdict.status,
-        Status::Fail | Status::Timeout | Status::Crash | Status::FailLeak
-    ) {
-        // Every process of the check, as the student can type them again.
-        verdict.details = crate::reproduce::apply(&verdict.details, &processes, &display);
     }
     if !strays.is_empty() {
         verdict.details.push_str(&crate::message::strays(&strays));

@@ -87,6 +87,9 @@ pub struct Facts<'a> {
     pub limit: std::time::Duration,
     /// The check's hint for a timeout.
     pub timeout_hint: &'a str,
+    /// How to run again the runs with these command lines (those that failed), as the student
+    /// can type them: [`crate::reproduce::block`] over the check's processes.
+    pub reproduce: &'a dyn Fn(&[String]) -> String,
 }
 
 /// Decides a check. In order: a `todo!()` panic makes it "not implemented"; then a run killed
@@ -123,7 +126,7 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
     let uncharged = leak_details(facts.leaked, facts.kept, Charged::No);
     let leak_details = leak_details(facts.leaked, facts.kept, Charged::Yes);
     if let Some(run) = facts.runs.iter().find(|r| r.timed_out) {
-        let mut details = format!("COMMAND:\n    {}\n", run.command);
+        let mut details = String::new();
         if run.stuck {
             details.push_str(
                 "STUCK (what each process was doing: every one waited for another, none \
@@ -138,6 +141,7 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
                 details.push_str(&format!("    {}\n", doing.line));
             }
         }
+        details.push_str(&(facts.reproduce)(std::slice::from_ref(&run.command)));
         // The check's hint is about waiting for the wrong thing; a process that was running
         // at the limit tells another story.
         if run.at_limit.iter().any(|d| d.running) {
@@ -196,7 +200,7 @@ pub fn decide(facts: &Facts<'_>) -> Verdict {
                 }
                 None => (Status::FailLeak, failure.reason.clone()),
             };
-            let mut details = failure.details.clone();
+            let mut details = with_recipe(facts, failure);
             if crashed.is_some() {
                 details = format!("{}\n{details}", failure.reason);
             }
@@ -219,7 +223,7 @@ no points";
 /// the check's points, and what is left behind listed but not held against the program (the
 /// grader's probe may have left it).
 fn grader_fault(facts: &Facts<'_>, failure: &Failure) -> Verdict {
-    let mut details = failure.details.clone();
+    let mut details = with_recipe(facts, failure);
     if !facts.leaked.is_empty() {
         details.push_str(
             "LEFT BEHIND (the grader removed them; not counted, the check could not judge your \
@@ -235,6 +239,11 @@ fn grader_fault(facts: &Facts<'_>, failure: &Failure) -> Verdict {
         reason: format!("{} ({GRADER_FAULT})", failure.reason),
         details,
     }
+}
+
+/// The failure's details with how to run its failed runs again, before its hint.
+fn with_recipe(facts: &Facts<'_>, failure: &Failure) -> String {
+    crate::reproduce::insert(&failure.details, &(facts.reproduce)(&failure.failed))
 }
 
 /// Whether leftovers are held against the program.
@@ -313,6 +322,14 @@ mod tests {
             cleanup_points: 1,
             limit: Duration::from_secs(5),
             timeout_hint: "close the write end",
+            reproduce: &|failed| {
+                let lines: Vec<String> = failed.iter().map(|l| format!("    {l}\n")).collect();
+                if lines.is_empty() {
+                    String::new()
+                } else {
+                    format!("COMMAND:\n{}", lines.concat())
+                }
+            },
         })
     }
 

@@ -48,70 +48,83 @@ pub struct Process {
     pub ended: Option<Instant>,
     /// Whether the grader ended it (a signal the grader sent: the check was done with it).
     pub ended_by_grader: bool,
+    /// The signal the check sent to end it, as a step of its scenario (not its time limit).
+    pub killed: Option<i32>,
 }
 
-/// `details` of a failing check with the recipe: when the check ran more than one of the
-/// student's programs, the block of every process is appended and the `COMMAND:` blocks it
-/// repeats are dropped; every other command the details show is rewritten in place, with the
-/// lines that make its files before it.
-pub fn apply(details: &str, processes: &[Process], display: &Display) -> String {
+/// How to run a failing check again, for its details: when the check ran more than one of the
+/// student's programs, the recipe of every process, the `failed` ones marked; else a
+/// `COMMAND` block of each failed run, after the lines that make its files. Empty when there
+/// is nothing to show. A failed line no process matches (a program that could not start) is
+/// shown as it is.
+pub fn block(failed: &[String], processes: &[Process], display: &Display) -> String {
     let students = processes
         .iter()
         .filter(|p| p.whose == Whose::Student)
         .count();
-    let mut out = details.to_string();
-    let mut block = None;
     if students > 1 {
-        let failed = commands_shown(details);
-        let (text, listed) = recipe(processes, display, &failed);
-        out = drop_repeated(details, &listed);
-        block = Some(text);
+        return recipe(processes, display, failed);
     }
-    out = rewrite_in_place(&out, processes, display, &mut Vec::new());
-    if let Some(block) = block {
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        // Before the hint, where a single run's command would be.
-        let at = if out.starts_with("HINT:") {
-            Some(0)
-        } else {
-            out.find("\nHINT:").map(|i| i + 1)
+    if failed.is_empty() {
+        return String::new();
+    }
+    let (mut seen, mut lines, mut grader) = (Vec::new(), Vec::new(), false);
+    for line in failed {
+        let Some(p) = processes.iter().find(|p| p.raw == *line) else {
+            lines.push(line.clone());
+            continue;
         };
-        out.insert_str(at.unwrap_or(out.len()), &block);
-    }
-    out
-}
-
-/// The commands of the `COMMAND:`/`COMMANDS:` blocks of `details`: the runs that failed.
-fn commands_shown(details: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in details.lines() {
-        if is_header(line) {
-            inside = true;
-        } else if inside && line.starts_with("    ") {
-            out.push(command_of(line).to_string());
-        } else {
-            inside = false;
+        let r = p.shown.render(display, &mut seen);
+        let mut setup = folders(std::slice::from_ref(p), display);
+        setup.extend(r.setup);
+        grader |= setup
+            .iter()
+            .chain(std::iter::once(&r.line))
+            .any(|l| l.contains(&display.grader));
+        for s in setup {
+            if !lines.contains(&s) {
+                lines.push(s);
+            }
         }
+        lines.push(r.line);
     }
+    let label = if failed.len() > 1 { "COMMANDS" } else { "COMMAND" };
+    let mut text = format!("{label} ({}):\n", from(grader, display));
+    for line in lines {
+        text.push_str(&format!("    {line}\n"));
+    }
+    text
+}
+
+/// `details` with `block` inserted before its first hint (where a reader looks for how to run
+/// the check again before how to fix it), or at its end.
+pub fn insert(details: &str, block: &str) -> String {
+    let mut out = details.to_string();
+    if block.is_empty() {
+        return out;
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let at = if out.starts_with("HINT:") {
+        Some(0)
+    } else {
+        out.find("\nHINT:").map(|i| i + 1)
+    };
+    out.insert_str(at.unwrap_or(out.len()), block);
     out
 }
 
-/// The recipe block, and the raw commands it lists; the last line of each of `failed` (the
-/// commands the failure showed) is marked.
-pub fn recipe(
-    processes: &[Process],
-    display: &Display,
-    failed: &[String],
-) -> (String, Vec<String>) {
+/// The recipe block; the last line of each of `failed` (the runs the failure named) is
+/// marked, unless every program shown failed (they failed together: no mark tells more).
+pub fn recipe(processes: &[Process], display: &Display, failed: &[String]) -> String {
     let mut seen = Vec::new();
     let mut setup: Vec<String> = Vec::new();
     let mut lines: Vec<String> = Vec::new();
-    let mut listed = Vec::new();
     let chosen = window(processes, failed);
     let shown: Vec<&Process> = chosen.iter().map(|&i| &processes[i]).collect();
+    let students: Vec<&&Process> = shown.iter().filter(|p| p.whose == Whose::Student).collect();
+    let together = students.iter().all(|p| failed.contains(&p.raw));
     let first = chosen
         .iter()
         .copied()
@@ -120,15 +133,43 @@ pub fn recipe(
         let left = (0..first).filter(|i| !chosen.contains(i)).count();
         lines.push(format!("# … {left} earlier runs left out"));
     }
-    // The shell's job numbers of the background lines the check never saw end.
-    let (mut jobs, mut unended) = (0, Vec::new());
+    // What happened, in order: each process started, and those the check killed while
+    // others went on (its scenario's own step, not its cleanup).
+    let mut events: Vec<(Instant, usize, bool)> = Vec::new();
     for (i, p) in shown.iter().enumerate() {
-        let background = shown
-            .get(i + 1)
-            .is_some_and(|next| p.ended.is_none_or(|end| end > next.started));
+        events.push((p.started, i, false));
+        if let (Some(_), Some(end)) = (p.killed, p.ended) {
+            let went_on = shown.iter().any(|q| {
+                q.started > end || (!q.ended_by_grader && q.ended.is_some_and(|e| e > end))
+            });
+            if went_on {
+                events.push((end, i, true));
+            }
+        }
+    }
+    events.sort_by_key(|&(at, _, _)| at);
+    let killed_here: Vec<usize> = events.iter().filter(|e| e.2).map(|e| e.1).collect();
+    // The shell's job number of each background line, and those the check never saw end.
+    let (mut jobs, mut job_of, mut unended) = (0, vec![0; shown.len()], Vec::new());
+    for (at, &(_, i, kill)) in events.iter().enumerate() {
+        let p = shown[i];
+        if kill {
+            let signal = p.killed.and_then(|s| nix::sys::signal::Signal::try_from(s).ok());
+            let name = signal.map_or("KILL", |s| s.as_str().trim_start_matches("SIG"));
+            lines.push(format!(
+                "kill -{name} %{}   # the check killed it at this point",
+                job_of[i]
+            ));
+            continue;
+        }
+        // Still running when the next thing happened (its own kill included).
+        let background = events
+            .get(at + 1)
+            .is_some_and(|&(next, j, kill)| (kill && j == i) || p.ended.is_none_or(|e| e > next));
         if background {
             jobs += 1;
-            if p.ended.is_none() || p.ended_by_grader {
+            job_of[i] = jobs;
+            if (p.ended.is_none() || p.ended_by_grader) && !killed_here.contains(&i) {
                 unended.push(format!("%{jobs}"));
             }
         }
@@ -154,10 +195,9 @@ pub fn recipe(
             comment(&mut line, &format!("the grader's own {name}"));
         } else {
             let last = !shown[i + 1..].iter().any(|q| q.raw == p.raw);
-            if last && failed.contains(&p.raw) {
+            if last && !together && failed.contains(&p.raw) {
                 comment(&mut line, "← failed");
             }
-            listed.push(p.raw.clone());
         }
         lines.push(line);
     }
@@ -194,7 +234,7 @@ pub fn recipe(
         text.push_str(line);
         text.push('\n');
     }
-    (text, listed)
+    text
 }
 
 /// Which processes a recipe lists (at most [`MAX_LINES`], by index, in order): the first ones,
@@ -239,116 +279,6 @@ fn folders(processes: &[Process], display: &Display) -> Vec<String> {
         }
     }
     out
-}
-
-/// Whether `line` heads a block of commands (`COMMAND:`, `COMMANDS (run together…):`).
-fn is_header(line: &str) -> bool {
-    let t = line.trim();
-    (t.starts_with("COMMAND:") || t.starts_with("COMMANDS:") || t.starts_with("COMMANDS ("))
-        && t.ends_with(':')
-}
-
-/// The line's command, if it is one of a `COMMAND:` block (indented, maybe with `&`).
-fn command_of(line: &str) -> &str {
-    let t = line.trim();
-    t.strip_suffix(" &").unwrap_or(t)
-}
-
-/// `details` without the `COMMAND:`/`COMMANDS:` blocks all of whose commands are `listed`.
-fn drop_repeated(details: &str, listed: &[String]) -> String {
-    if listed.is_empty() {
-        return details.to_string();
-    }
-    let lines: Vec<&str> = details.lines().collect();
-    let mut out: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if is_header(line) {
-            let body: Vec<&str> = lines[i + 1..]
-                .iter()
-                .take_while(|l| l.starts_with("    "))
-                .copied()
-                .collect();
-            // A shell's `wait` after background commands is no command of its own.
-            if !body.is_empty()
-                && body
-                    .iter()
-                    .all(|l| command_of(l) == "wait" || listed.iter().any(|c| c == command_of(l)))
-            {
-                i += 1 + body.len();
-                // And the blank line that set it apart.
-                if lines.get(i).is_some_and(|l| l.trim().is_empty()) {
-                    i += 1;
-                }
-                continue;
-            }
-        }
-        out.push(line);
-        i += 1;
-    }
-    let mut text = out.join("\n");
-    if details.ends_with('\n') && !text.is_empty() {
-        text.push('\n');
-    }
-    text
-}
-
-/// `details` with each line that is a process's raw command shown under `display`, after the
-/// lines that make its files; the `COMMAND:` header above such a line says where to run it.
-fn rewrite_in_place(
-    details: &str,
-    processes: &[Process],
-    display: &Display,
-    seen: &mut Vec<String>,
-) -> String {
-    let mut out: Vec<String> = Vec::new();
-    // The header of the block being read, and whether a line of it was rewritten.
-    let mut header: Option<usize> = None;
-    let mut headers = Vec::new();
-    let mut grader = false;
-    for body in details.lines() {
-        let command = command_of(body);
-        if body.trim() == "COMMAND:" || body.trim() == "COMMANDS:" {
-            header = Some(out.len());
-        } else if !body.starts_with("    ") {
-            header = None;
-        }
-        let Some(p) = processes
-            .iter()
-            .find(|p| !command.is_empty() && p.raw == command)
-        else {
-            out.push(body.to_string());
-            continue;
-        };
-        let indent = &body[..body.len() - body.trim_start().len()];
-        let amp = if body.trim_end().ends_with(" &") {
-            " &"
-        } else {
-            ""
-        };
-        let r = p.shown.render(display, seen);
-        let mut setup = folders(std::slice::from_ref(p), display);
-        setup.extend(r.setup);
-        grader |= setup
-            .iter()
-            .chain(std::iter::once(&r.line))
-            .any(|l| l.contains(&display.grader));
-        for s in setup {
-            out.push(format!("{indent}{s}"));
-        }
-        out.push(format!("{indent}{}", with_amp(&r.line, amp)));
-        headers.extend(header.take());
-    }
-    for at in headers {
-        let (label, _) = out[at].trim_end().split_at(out[at].trim_end().len() - 1);
-        out[at] = format!("{label} ({}):", from(grader, display));
-    }
-    let mut text = out.join("\n");
-    if details.ends_with('\n') {
-        text.push('\n');
-    }
-    text
 }
 
 /// `line` with `amp` (` &` or nothing) after its command, before its comment if it has one.
@@ -417,12 +347,64 @@ mod tests {
             started: t0 + Duration::from_millis(at),
             ended: end.map(|e| t0 + Duration::from_millis(e)),
             ended_by_grader: false,
+            killed: None,
         }
     }
 
     fn base() -> Instant {
         static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         *BASE.get_or_init(Instant::now)
+    }
+
+    /// How many of the student's programs `block` runs.
+    fn programs(block: &str) -> usize {
+        block.matches("    ./target/release/").count()
+    }
+
+    /// A failure that names every program the check ran marks none of them.
+    #[test]
+    fn programs_that_failed_together_are_not_marked() {
+        let a = process(Whose::Student, &["sem-a"], 0, Some(10));
+        let b = process(Whose::Student, &["sem-b"], 1, Some(10));
+        let failed = vec![a.raw.clone(), b.raw.clone()];
+        let text = block(&failed, &[a.clone(), b], &display());
+        assert!(!text.contains("← failed"), "{text}");
+        let text = block(&failed[..1], &[a.clone(), a], &display());
+        assert_eq!(text.matches("← failed").count(), 0, "{text}");
+    }
+
+    /// A process the check killed while another went on is killed at that point of the
+    /// recipe, by its job number; the one it then judged is marked.
+    #[test]
+    fn a_kill_in_the_middle_of_the_scenario_is_a_step_of_the_recipe() {
+        let recv = process(Whose::Student, &["pshm-recv"], 0, Some(300));
+        let mut send = process(Whose::Student, &["pshm-send"], 10, Some(100));
+        send.ended_by_grader = true;
+        send.killed = Some(libc::SIGKILL);
+        let text = block(&[recv.raw.clone()], &[recv, send], &display());
+        let lines: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
+        assert_eq!(
+            lines,
+            [
+                "./target/release/pshm-recv < /dev/null &   # ← failed",
+                "./target/release/pshm-send < /dev/null &",
+                "kill -KILL %2   # the check killed it at this point",
+            ],
+            "{text}"
+        );
+    }
+
+    /// A single run is shown with its files made first; a line no process matches, as it is.
+    #[test]
+    fn a_run_that_could_not_start_is_shown_as_it_is() {
+        let text = block(&["/x/prog arg".into()], &[], &display());
+        assert_eq!(
+            text,
+            format!("COMMAND ({FROM}):\n    /x/prog arg\n")
+        );
+        assert_eq!(insert("A\nHINT: h\n", "B\n"), "A\nB\nHINT: h\n");
+        assert_eq!(insert("A", "B\n"), "A\nB\n");
+        assert_eq!(insert("A\n", ""), "A\n");
     }
 
     fn key() -> String {
@@ -435,8 +417,9 @@ mod tests {
         let server = process(Whose::Student, &["msgq-server", &key], 0, Some(100));
         let c1 = process(Whose::Student, &["msgq-client", &key, "sum"], 10, Some(20));
         let c2 = process(Whose::Student, &["msgq-client", &key, "x"], 30, Some(40));
-        let details = format!("EXPECTED:\n    5\nCOMMAND:\n    {}\nHINT: h\n", c2.raw);
-        let text = apply(&details, &[server, c1, c2], &display());
+        let failed = vec![c2.raw.clone()];
+        let block = block(&failed, &[server, c1, c2], &display());
+        let text = insert("EXPECTED:\n    5\nHINT: h\n", &block);
         assert_eq!(
             text,
             "EXPECTED:\n    5\n\
@@ -461,8 +444,8 @@ mod tests {
             None,
         );
         let client = process(Whose::Student, &["msgq-client", &key], 5, Some(9));
-        let details = format!("COMMAND:\n    {}\n", client.raw);
-        let text = apply(&details, &[peer.clone(), client.clone()], &display());
+        let failed = vec![client.raw.clone()];
+        let text = block(&failed, &[peer.clone(), client.clone()], &display());
         assert_eq!(
             text,
             "COMMAND (run from your implementation's folder after `cargo build --release`):\n    \
@@ -470,7 +453,7 @@ mod tests {
              touch /tmp/ipclab-sum-basic/key-1\n    \
              ./target/release/msgq-client /tmp/ipclab-sum-basic/key-1 < /dev/null\n"
         );
-        let (block, _) = recipe(&[peer, client.clone(), client], &display(), &[]);
+        let block = recipe(&[peer, client.clone(), client], &display(), &[]);
         assert!(
             block.contains(&format!(
                 "    {GRADER} tool msgq-peer /tmp/ipclab-sum-basic/key-1 < /dev/null &   # the \
@@ -501,8 +484,8 @@ mod tests {
                 Some(15 + 10 * i),
             ));
         }
-        let (block, listed) = recipe(&runs, &display(), &[]);
-        assert_eq!(listed.len(), MAX_LINES);
+        let block = recipe(&runs, &display(), &[]);
+        assert_eq!(programs(&block), MAX_LINES, "{block}");
         assert!(
             block.ends_with(
                 "    # … and 4 more runs of the same programs\n    \
@@ -528,8 +511,8 @@ mod tests {
             ));
         }
         let failed = vec![runs[15].raw.clone()];
-        let (block, listed) = recipe(&runs, &display(), &failed);
-        assert_eq!(listed.len(), MAX_LINES, "{block}");
+        let block = recipe(&runs, &display(), &failed);
+        assert_eq!(programs(&block), MAX_LINES, "{block}");
         let lines: Vec<&str> = block.lines().skip(1).map(str::trim).collect();
         assert_eq!(lines[0], "# … 8 earlier runs left out", "{block}");
         assert_eq!(

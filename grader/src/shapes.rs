@@ -99,8 +99,8 @@ impl Created {
         self
     }
 
-    /// A paragraph of the failure after the list and before the command (a hint that comes
-    /// before the command; [`UsageRule::hinted`] puts it after).
+    /// A paragraph of the failure after the list (a hint of this judgment only;
+    /// [`UsageRule::hinted`] adds one to every failure of the judgment).
     pub fn detail(mut self, text: &str) -> Created {
         self.detail = Some(text.to_string());
         self
@@ -436,8 +436,9 @@ mod tests {
         assert_eq!(f.reason, "a malformed command line created the queue");
         assert_eq!(
             f.details,
-            "HINT: parse the whole command line before ftok and msgget.\n\nCOMMAND:\n    prog arg\n"
+            "HINT: parse the whole command line before ftok and msgget.\n"
         );
+        assert_eq!(f.failed, ["prog arg"]);
         // Only /dev/shm: a queue is out of scope; an entry is named as it is there.
         let rule = UsageRule::new()
             .nothing_created(Created::in_dev_shm(
@@ -452,10 +453,8 @@ mod tests {
             f.reason,
             "a malformed command line created a, b in /dev/shm"
         );
-        assert!(
-            f.details
-                .ends_with("COMMAND:\n    prog arg\n\nHINT: check first.\n")
-        );
+        assert_eq!(f.details, "HINT: check first.\n");
+        assert_eq!(f.failed, ["prog arg"]);
         // Listed, one a line, SysV objects as the leak report names them.
         let rule = UsageRule::new().nothing_created(
             Created::anywhere("a rejected command line created IPC objects").listed(),

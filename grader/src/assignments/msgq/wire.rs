@@ -99,11 +99,13 @@ fn client_vs_grader_server(ctx: &Ctx) -> Result<(), Failure> {
             let cause = peer_ok(&server, "your client's message to the grader's server")
                 .err()
                 .unwrap_or(f.clone());
-            Err(cause.detail(format!(
-                "THEN YOUR CLIENT: {}\n{}",
-                f.reason,
-                f.details.trim_end()
-            )))
+            Err(cause
+                .detail(format!(
+                    "THEN YOUR CLIENT: {}\n{}",
+                    f.reason,
+                    f.details.trim_end()
+                ))
+                .commands(&f.failed))
         }
         // Otherwise your client's mistake is the failure (its exit, its output); what the
         // grader's server saw explains it.

@@ -49,7 +49,7 @@ fn no_leak_success(ctx: &Ctx) -> Result<(), Failure> {
                  have it mapped)",
                 chan.entry.display()
             ))
-            .detail(both(&received, &sent))
+            .command(&received).command(&sent)
             .detail(
                 "HINT: the joiner removes the name right after joining, before any data moves \
                  (§5.2 step 5): from then on nothing is left if either side dies.",

@@ -173,10 +173,8 @@ fn same_role(ctx: &Ctx) -> Result<(), Failure> {
             )
             .detail(format!("FIRST SENDER {}", stderr_of(&sent)))
             .detail(format!("RECEIVER {}", stderr_of(&received)))
-            .detail(format!(
-                "COMMANDS:\n    {} &\n    {}\n    {}",
-                sent.command, second.command, received.command
-            ))
+            .command(&sent)
+            .command(&received)
             .detail(hint)
         },
     )

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
 use crate::leaks::DEV_SHM;
-use crate::run::{Finished, Input, Output};
+use crate::run::{Input, Output};
 use crate::stream::Stream;
 
 use super::common::*;
@@ -106,7 +106,7 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
             Failure::new(reason)
                 .detail(format!("GRADER'S SIDE {}", stderr_of(tool_run)))
                 .detail(format!("YOUR SIDE {}", stderr_of(student_run)))
-                .detail(both(&a, &b))
+                .command(&a).command(&b)
                 .detail(
                     "HINT: the grader's side follows §4–§6 to the byte: header fields at \
                      their offsets, magic stored last, 4 slots, state READY → JOINED, the \
@@ -118,7 +118,7 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
                 "{who}: the grader's own side failed: {}",
                 tool_run.stderr.text().lines().next().unwrap_or("")
             ))
-            .detail(both(&a, &b)));
+            .command(&a).command(&b));
         }
         if tool_run.code() != Some(0) {
             let first = tool_run
@@ -237,7 +237,7 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
                  the sender reads stdin straight into a slot, the receiver writes stdout \
                  straight from one (§5, §6).",
             )
-            .detail(both_commands(&sent, &received)));
+            .command(&sent).command(&received));
     }
     expect::exit_code(&sent, 0)?;
     expect::exit_code(&received, 0)?;
@@ -288,9 +288,4 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
 /// `/dev/shm/NAME` for `/NAME`.
 fn chan_display(name: &str) -> String {
     format!("{DEV_SHM}{name}")
-}
-
-/// The commands of a sender and a receiver, for a failure's details.
-fn both_commands(sent: &Finished, received: &Finished) -> String {
-    format!("COMMANDS:\n    {}\n    {}", sent.command, received.command)
 }

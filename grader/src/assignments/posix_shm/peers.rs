@@ -66,17 +66,13 @@ pub(super) fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<
     } else {
         ("pshm-recv", "pshm-send")
     };
-    let recipe = format!(
-        "COMMANDS:\n    {} &\n    {} &\n    # once data flows: kill -9 the {vname}",
-        if kill_sender { &survived } else { &victim }.command,
-        if kill_sender { &victim } else { &survived }.command
-    );
     if !moving {
         return Err(Failure::new(format!(
             "no data reached pshm-recv's stdout (1 MiB) before {vname} was to be killed"
         ))
         .detail(stderr_of(&survived))
-        .detail(recipe));
+        .command(&survived)
+        .command(&victim));
     }
     let bound = Duration::from_millis(timeout_ms) + ctx.loosen(Duration::from_secs(1));
     if survived.code() != Some(3) || !survived.stderr.text().contains("gave up") || took > bound {
@@ -88,7 +84,7 @@ pub(super) fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<
             bound.as_secs_f64()
         ))
         .detail(stderr_of(&survived))
-        .detail(recipe)
+        .command(&survived)
         .detail(
             "HINT: a dead peer never posts again: every sem_timedwait ends at its deadline and \
              the program exits 3 (§6.3).",
@@ -99,7 +95,7 @@ pub(super) fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<
             "{} is left in /dev/shm after {vname} was killed mid-stream",
             chan.entry.display()
         ))
-        .detail(recipe)
+        .command(&survived)
         .detail("HINT: the joiner removes the name before any data moves (§5.3)."));
     }
     Ok(())

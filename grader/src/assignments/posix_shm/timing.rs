@@ -94,7 +94,7 @@ fn no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     ensure(stdin_ok, || {
         Failure::new("a side ended while the sender's stdin was silent for 1 s (--timeout 3000)")
             .detail(stderr_of(&received))
-            .detail(both(&received, &sent))
+            .command(&received).command(&sent)
     })?;
     expect::exit_code(&sent, 0)?;
     expect::exit_code(&received, 0)?;
@@ -108,7 +108,7 @@ fn no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
             received.wall.as_secs_f64(),
             100.0 * limit
         ))
-        .detail(both(&received, &sent))
+        .command(&received).command(&sent)
         .detail("HINT: wait for `filled` in sem_timedwait, never spin on sem_trywait (§6.3).")
     })
 }
@@ -175,7 +175,7 @@ fn throughput(ctx: &Ctx) -> Result<(), Failure> {
             gbs(rate),
             gbs(probe)
         ))
-        .detail(both(&r, &s))
+        .command(&r).command(&s)
         .detail(spent::explain(
             &[("pshm-send", &s), ("pshm-recv", &r)],
             best,

@@ -135,7 +135,7 @@ fn large_stream(ctx: &Ctx) -> Result<(), Failure> {
     if let Err(m) = compared {
         return Err(Failure::new(format!("1 GiB, default ring: {m}"))
             .detail("EXPECTED: pshm-recv writes exactly the bytes pshm-send read, in order")
-            .detail(both(&received, &sent))
+            .command(&received).command(&sent)
             .detail(
                 "HINT: positions and lengths are 64- and 32-bit fields (§4.2); keep slot \
                  indices and stream positions apart.",

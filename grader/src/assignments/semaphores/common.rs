@@ -122,18 +122,13 @@ impl<'a> Procs<'a> {
             .collect()
     }
 
-    /// The command lines, for a failure's details.
-    pub(super) fn commands(&self) -> String {
-        let lines: Vec<String> = self
-            .finished
+    /// The command lines of the processes that ended, for a failure ([`Failure::commands`]).
+    pub(super) fn commands(&self) -> Vec<String> {
+        self.finished
             .iter()
             .flatten()
-            .map(|f| format!("    {} &", f.command))
-            .collect();
-        format!(
-            "COMMANDS (run together, one shared stdout):\n{}\n    wait",
-            lines.join("\n")
-        )
+            .map(|f| f.command.clone())
+            .collect()
     }
 }
 
@@ -184,7 +179,7 @@ pub(super) fn nothing_left(left: &[String], when: &str, procs: &Procs) -> Result
     ensure(left.is_empty(), || {
         Failure::new(format!("{} object(s) left {when}", left.len()))
             .detail(format!("LEFT BEHIND:\n    {}", left.join("\n    ")))
-            .detail(procs.commands())
+            .commands(procs.commands())
             .detail("HINT: spec §1.6 says who removes what, on success and on failure.")
     })
 }
@@ -228,7 +223,7 @@ pub(super) fn lines_match(expected: &str, actual: &str, procs: &Procs) -> Result
         message::block(&around(&exp))
     ))
     .detail(format!("ACTUAL:\n{}", message::block(&around(&act))))
-    .detail(procs.commands())
+    .commands(procs.commands())
     .detail(
         "HINT: write each line with one write(2) on fd 1 before you post the next process, \
          never through a buffer that is flushed later (spec §1.2).",
@@ -238,7 +233,7 @@ pub(super) fn lines_match(expected: &str, actual: &str, procs: &Procs) -> Result
 /// Every run exited 0 with nothing on stderr.
 pub(super) fn all_ok(runs: &[Finished], procs: &Procs) -> Result<(), Failure> {
     for run in runs {
-        expect::exit_code(run, 0).map_err(|f| f.detail(procs.commands()))?;
+        expect::exit_code(run, 0).map_err(|f| f.commands(procs.commands()))?;
         ensure(run.stderr.total == 0, || {
             Failure::new("stderr is not empty on success")
                 .detail(format!("STDERR:\n{}", message::block(&run.stderr.text())))
@@ -273,7 +268,7 @@ pub(super) fn stall_cpu(runs: &[&Finished], what: &str, procs: &Procs) -> Result
             allowed * 100.0
         ))
         .detail(format!("WHAT WAITED: {what}"))
-        .detail(procs.commands())
+        .commands(procs.commands())
         .detail(format!("HINT: {SPIN_HINT}"))
     })
 }

@@ -136,7 +136,7 @@ fn mutex_exact_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
              adjustment for the process is 0 again after each pair; with SEM_UNDO on the take \
              only, each add that exits adds TIMES to the semaphore (spec §4.3).",
         )
-        .detail(procs.commands())
+        .commands(procs.commands())
     })?;
     mutex_finish(
         ctx,
@@ -188,10 +188,12 @@ fn mutex_sem_undo_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
     for i in [a, b] {
         let run = procs.wait(i).clone();
         expect::exit_code(&run, 0).map_err(|f| {
-            f.detail(format!(
-                "(this add was waiting while the holder, `add --hold-ms`, was killed with SIGKILL)\n{}\nHINT: {UNDO_HINT}",
-                procs.commands()
-            ))
+            f.detail(
+                "(this add was waiting while the holder, `add --hold-ms`, was killed with \
+                 SIGKILL)",
+            )
+            .detail(format!("HINT: {UNDO_HINT}"))
+            .commands(procs.commands())
         })?;
     }
     mutex_finish(

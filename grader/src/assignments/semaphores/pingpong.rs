@@ -192,7 +192,7 @@ fn pingpong_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
             procs.wait_all();
             return Err(Failure::new("the two processes did not get going: fewer than 2000 bytes of output, or one exited")
                 .detail(format!("OUTPUT (start):\n{}", message::block(&procs.output().chars().take(300).collect::<String>())))
-                .detail(procs.commands()));
+                .commands(procs.commands()));
         }
         procs.kill(killed);
         let killed_at = Instant::now();
@@ -205,7 +205,7 @@ fn pingpong_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
                 "{other} was still waiting {} after {victim} was killed (--timeout-ms {PEER_TIMEOUT_MS})",
                 ms(allowed)
             ))
-            .detail(procs.commands())
+            .commands(procs.commands())
             .detail(format!("HINT: {BOUNDED_HINT}"))
         })?;
         gave_up(&run, 3, "sem-pingpong")
@@ -317,13 +317,14 @@ fn probe_pair(ctx: &Ctx, rounds: u64, give_up: Duration) -> Result<Duration, Fai
                 "the grader's own ping-pong probe did not finish {rounds} rounds within {}",
                 ms(give_up)
             ))
-            .detail(commands))
+            .commands(commands))
         }
         Err(failure) => Err(Failure::grader(format!(
             "the grader's own ping-pong probe went wrong: {}",
             failure.reason
         ))
-        .detail(failure.details)),
+        .detail(failure.details)
+        .commands(failure.failed)),
     }
 }
 
@@ -354,7 +355,7 @@ fn pingpong_latency(ctx: &Ctx) -> Result<(), Failure> {
                     ms(give_up),
                     ms(best_probe)
                 ))
-                .detail(procs.commands())
+                .commands(procs.commands())
                 .detail(format!("HINT: {SPIN_HINT}")));
             }
         }

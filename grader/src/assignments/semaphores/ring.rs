@@ -168,7 +168,7 @@ fn ring_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
             "OUTPUT (start):\n{}",
             message::block(&procs.output().chars().take(300).collect::<String>())
         ))
-        .detail(procs.commands()));
+        .commands(procs.commands()));
     }
     let victim = 1;
     procs.kill(victim);
@@ -187,7 +187,7 @@ fn ring_peer_killed(ctx: &Ctx) -> Result<(), Failure> {
             late.join(", "),
             ms(allowed)
         ))
-        .detail(procs.commands())
+        .commands(procs.commands())
         .detail(format!(
             "HINT: {BOUNDED_HINT} The process that gives up removes the set, which wakes the \
              others with EIDRM (spec §3.4)."

@@ -60,7 +60,7 @@ fn no_spin_ring(ctx: &Ctx) -> Result<(), Failure> {
         return Err(Failure::new(
             "processes 1 to 3, started without process 0, did not create the set and wait",
         )
-        .detail(procs.commands()));
+        .commands(procs.commands()));
     }
     std::thread::sleep(STALL);
     procs.start(ring_spec(ctx, &key, 0, K, 2, None))?;
@@ -209,7 +209,7 @@ fn uses_the_semaphores(ctx: &Ctx) -> Result<(), Failure> {
              with semtimedop, which sleeps in the kernel until the previous member posts \
              (spec §3).",
         )
-        .detail(procs.commands()));
+        .commands(procs.commands()));
     }
     let semid = set.as_ref().map_or(0, |r| r.num("semid"));
     procs.start(ring_spec(ctx, &key, 0, 3, 2, Some(3000)))?;
