@@ -73,10 +73,12 @@ fn relay_basic(ctx: &Ctx) -> Result<(), Failure> {
     let hint = epipe_hint("`relay head -c 5` with 4 MiB of input: head exits after 5 bytes");
     expect::exit_code(&run, 0).map_err(hint)?;
     expect::stdout_is(&run, &[0u8; 5]).map_err(hint)?;
-    // The same, certain to happen before the output ends: the filter closes its input and
-    // only then writes more than a pipe holds, so relay polls (and writes) again before the
-    // filter's output can end. `head -c 5` alone may exit between relay's poll and its read.
-    let closes_then_writes = format!("head -c 5; exec 0<&-; yes done | head -n {CLOSED_LINES}");
+    // The same, certain to happen before the output ends: the filter closes its input, pauses
+    // (relay finds its output pipe empty and polls, with a write pending), and only then
+    // writes more than a pipe holds. `head -c 5` alone may exit between relay's poll and its
+    // read, and relay's reading of the output go on to its end without another poll.
+    let closes_then_writes =
+        format!("head -c 5; exec 0<&-; sleep 0.2; yes done | head -n {CLOSED_LINES}");
     let run = ctx.run(
         ctx.cmd("relay", ["sh", "-c", &closes_then_writes])
             .stdin(Input::Zeros(4 * MIB)),

@@ -193,7 +193,10 @@ fn child_sigpipe(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 fn reaps_children(ctx: &Ctx) -> Result<(), Failure> {
-    for line in [["true", "|", "sleep", "0.2"], ["sleep", "0.2", "|", "true"]] {
+    // The second stage lives a second after the last one ended: a pipeline that waits for the
+    // last stage only leaves it running, long enough for no scan to miss it (a zombie of the
+    // first case may be reaped by the check's own init before the scan).
+    for line in [["true", "|", "sleep", "0.2"], ["sleep", "1", "|", "true"]] {
         let run = ctx.run(ctx.cmd("pipeline", words(&line)))?;
         expect::exit_code(&run, 0)?;
         expect::no_leftovers(&run)?;
