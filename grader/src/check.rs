@@ -430,9 +430,8 @@ impl Ctx {
             Whose::Other
         };
         let started = Instant::now();
-        let running = run::spawn(spec).map_err(|e| {
-            Failure::new(format!("could not start the program: {e}")).ran(&line)
-        })?;
+        let running = run::spawn(spec)
+            .map_err(|e| Failure::new(format!("could not start the program: {e}")).ran(&line))?;
         self.unwaited.borrow_mut().push(running.pid());
         self.processes.borrow_mut().push(Process {
             pid: running.pid(),

@@ -88,7 +88,11 @@ pub fn block(failed: &[String], processes: &[Process], display: &Display) -> Str
         }
         lines.push(r.line);
     }
-    let label = if failed.len() > 1 { "COMMANDS" } else { "COMMAND" };
+    let label = if failed.len() > 1 {
+        "COMMANDS"
+    } else {
+        "COMMAND"
+    };
     let mut text = format!("{label} ({}):\n", from(grader, display));
     for line in lines {
         text.push_str(&format!("    {line}\n"));
@@ -139,8 +143,11 @@ pub fn recipe(processes: &[Process], display: &Display, failed: &[String]) -> St
     for (i, p) in shown.iter().enumerate() {
         events.push((p.started, i, false));
         if let (Some(_), Some(end)) = (p.killed, p.ended) {
+            // Another process started or ended later (by itself, or at the time limit): not
+            // the check's cleanup.
             let went_on = shown.iter().any(|q| {
-                q.started > end || (!q.ended_by_grader && q.ended.is_some_and(|e| e > end))
+                let by_itself = !q.ended_by_grader || q.killed.is_none();
+                q.started > end || (by_itself && q.ended.is_some_and(|e| e > end))
             });
             if went_on {
                 events.push((end, i, true));
@@ -154,7 +161,9 @@ pub fn recipe(processes: &[Process], display: &Display, failed: &[String]) -> St
     for (at, &(_, i, kill)) in events.iter().enumerate() {
         let p = shown[i];
         if kill {
-            let signal = p.killed.and_then(|s| nix::sys::signal::Signal::try_from(s).ok());
+            let signal = p
+                .killed
+                .and_then(|s| nix::sys::signal::Signal::try_from(s).ok());
             let name = signal.map_or("KILL", |s| s.as_str().trim_start_matches("SIG"));
             lines.push(format!(
                 "kill -{name} %{}   # the check killed it at this point",
@@ -381,7 +390,8 @@ mod tests {
         let mut send = process(Whose::Student, &["pshm-send"], 10, Some(100));
         send.ended_by_grader = true;
         send.killed = Some(libc::SIGKILL);
-        let text = block(&[recv.raw.clone()], &[recv, send], &display());
+        let failed = vec![recv.raw.clone()];
+        let text = block(&failed, &[recv, send], &display());
         let lines: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
         assert_eq!(
             lines,
@@ -398,10 +408,7 @@ mod tests {
     #[test]
     fn a_run_that_could_not_start_is_shown_as_it_is() {
         let text = block(&["/x/prog arg".into()], &[], &display());
-        assert_eq!(
-            text,
-            format!("COMMAND ({FROM}):\n    /x/prog arg\n")
-        );
+        assert_eq!(text, format!("COMMAND ({FROM}):\n    /x/prog arg\n"));
         assert_eq!(insert("A\nHINT: h\n", "B\n"), "A\nB\nHINT: h\n");
         assert_eq!(insert("A", "B\n"), "A\nB\n");
         assert_eq!(insert("A\n", ""), "A\n");

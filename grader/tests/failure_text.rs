@@ -203,6 +203,21 @@ fn a_timeout_says_what_each_process_waited_for() {
     pin("timeout-at-the-limit", &part);
 }
 
+/// A process the check killed on purpose, mid-run: the recipe kills it at that point, by its
+/// job number, and the one left waiting is marked and ended at the end.
+#[test]
+#[serial(grading)]
+fn a_kill_in_the_scenario_is_a_step_of_the_recipe() {
+    let part = failure_of("posix-shm", "unbounded-wait", "peer-killed");
+    assert!(reason(&part).contains("timed out after"), "{part}");
+    assert!(
+        part.contains("kill -KILL %2   # the check killed it at this point"),
+        "{part}"
+    );
+    assert!(part.contains("# ← failed"), "{part}");
+    pin("peer-killed-mid-run", &part);
+}
+
 /// Lines printed through a buffer come out in the wrong order: the hint speaks of the buffer.
 /// A wrong line that no buffer explains gets no such hint.
 #[test]
