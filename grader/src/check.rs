@@ -441,9 +441,26 @@ impl Ctx {
             started,
             ended: None,
             ended_by_grader: false,
-            killed: None,
+            signals: Vec::new(),
         });
         Ok(running)
+    }
+
+    /// A step of the check's scenario: sends `signal` to the run's group (a kill while others go
+    /// on, a SIGSTOP), and the recipe that reproduces the check sends it at the same point.
+    /// Ending a run the check is done with, or gives up on, is [`Running::signal_group`].
+    pub fn signal(&self, running: &mut Running, signal: nix::sys::signal::Signal) {
+        running.signal_group(signal);
+        let pid = running.pid();
+        if let Some(p) = self
+            .processes
+            .borrow_mut()
+            .iter_mut()
+            .rev()
+            .find(|p| p.pid == pid && p.ended.is_none())
+        {
+            p.signals.push((Instant::now(), signal as i32));
+        }
     }
 
     /// Waits for a started run until the check's deadline, and records it.
@@ -465,14 +482,13 @@ impl Ctx {
             .find(|p| p.pid == pid && p.ended.is_none())
         {
             p.ended = Some(Instant::now());
-            if let run::End::Signaled {
-                signal,
-                by_grader: true,
-            } = finished.end
-            {
-                p.ended_by_grader = true;
-                p.killed = (!finished.timed_out).then_some(signal);
-            }
+            p.ended_by_grader = matches!(
+                finished.end,
+                run::End::Signaled {
+                    by_grader: true,
+                    ..
+                }
+            );
         }
         self.runs.borrow_mut().push(finished.clone());
         finished

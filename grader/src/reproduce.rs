@@ -48,8 +48,9 @@ pub struct Process {
     pub ended: Option<Instant>,
     /// Whether the grader ended it (a signal the grader sent: the check was done with it).
     pub ended_by_grader: bool,
-    /// The signal the check sent to end it, as a step of its scenario (not its time limit).
-    pub killed: Option<i32>,
+    /// The signals the check sent it as steps of its scenario ([`crate::check::Ctx::signal`]),
+    /// and when: the recipe sends them at that point.
+    pub signals: Vec<(Instant, i32)>,
 }
 
 /// How to run a failing check again, for its details: when the check ran more than one of the
@@ -137,48 +138,40 @@ pub fn recipe(processes: &[Process], display: &Display, failed: &[String]) -> St
         let left = (0..first).filter(|i| !chosen.contains(i)).count();
         lines.push(format!("# … {left} earlier runs left out"));
     }
-    // What happened, in order: each process started, and those the check killed while
-    // others went on (its scenario's own step, not its cleanup).
-    let mut events: Vec<(Instant, usize, bool)> = Vec::new();
+    // What happened, in order: each process started, and each signal the check sent as a
+    // step of its scenario (a kill while others went on, a SIGSTOP and its SIGCONT).
+    let mut events: Vec<(Instant, usize, Option<i32>)> = Vec::new();
     for (i, p) in shown.iter().enumerate() {
-        events.push((p.started, i, false));
-        if let (Some(_), Some(end)) = (p.killed, p.ended) {
-            // Another process started or ended later (by itself, or at the time limit): not
-            // the check's cleanup.
-            let went_on = shown.iter().any(|q| {
-                let by_itself = !q.ended_by_grader || q.killed.is_none();
-                q.started > end || (by_itself && q.ended.is_some_and(|e| e > end))
-            });
-            if went_on {
-                events.push((end, i, true));
-            }
-        }
+        events.push((p.started, i, None));
+        events.extend(p.signals.iter().map(|&(at, signal)| (at, i, Some(signal))));
     }
     events.sort_by_key(|&(at, _, _)| at);
-    let killed_here: Vec<usize> = events.iter().filter(|e| e.2).map(|e| e.1).collect();
+    let killed_here = |i: usize| shown[i].signals.iter().any(|s| s.1 == libc::SIGKILL);
     // The shell's job number of each background line, and those the check never saw end.
     let (mut jobs, mut job_of, mut unended) = (0, vec![0; shown.len()], Vec::new());
-    for (at, &(_, i, kill)) in events.iter().enumerate() {
+    for (at, &(_, i, signal)) in events.iter().enumerate() {
         let p = shown[i];
-        if kill {
-            let signal = p
-                .killed
-                .and_then(|s| nix::sys::signal::Signal::try_from(s).ok());
-            let name = signal.map_or("KILL", |s| s.as_str().trim_start_matches("SIG"));
-            lines.push(format!(
-                "kill -{name} %{}   # the check killed it at this point",
-                job_of[i]
-            ));
+        if let Some(signal) = signal {
+            let named = nix::sys::signal::Signal::try_from(signal).ok();
+            let name = named.map_or(signal.to_string(), |s| {
+                s.as_str().trim_start_matches("SIG").to_string()
+            });
+            let what = if signal == libc::SIGKILL {
+                "the check killed it at this point".to_string()
+            } else {
+                format!("the check sent it SIG{name} at this point")
+            };
+            lines.push(format!("kill -{name} %{}   # {what}", job_of[i]));
             continue;
         }
-        // Still running when the next thing happened (its own kill included).
-        let background = events
-            .get(at + 1)
-            .is_some_and(|&(next, j, kill)| (kill && j == i) || p.ended.is_none_or(|e| e > next));
+        // Still running when the next thing happened (a signal to it included).
+        let background = events.get(at + 1).is_some_and(|&(next, j, signal)| {
+            (signal.is_some() && j == i) || p.ended.is_none_or(|e| e > next)
+        });
         if background {
             jobs += 1;
             job_of[i] = jobs;
-            if (p.ended.is_none() || p.ended_by_grader) && !killed_here.contains(&i) {
+            if (p.ended.is_none() || p.ended_by_grader) && !killed_here(i) {
                 unended.push(format!("%{jobs}"));
             }
         }
@@ -356,7 +349,7 @@ mod tests {
             started: t0 + Duration::from_millis(at),
             ended: end.map(|e| t0 + Duration::from_millis(e)),
             ended_by_grader: false,
-            killed: None,
+            signals: Vec::new(),
         }
     }
 
@@ -382,14 +375,14 @@ mod tests {
         assert_eq!(text.matches("← failed").count(), 0, "{text}");
     }
 
-    /// A process the check killed while another went on is killed at that point of the
+    /// A process the check killed as a step of its scenario is killed at that point of the
     /// recipe, by its job number; the one it then judged is marked.
     #[test]
     fn a_kill_in_the_middle_of_the_scenario_is_a_step_of_the_recipe() {
         let recv = process(Whose::Student, &["pshm-recv"], 0, Some(300));
         let mut send = process(Whose::Student, &["pshm-send"], 10, Some(100));
         send.ended_by_grader = true;
-        send.killed = Some(libc::SIGKILL);
+        send.signals = vec![(send.started + Duration::from_millis(80), libc::SIGKILL)];
         let failed = vec![recv.raw.clone()];
         let text = block(&failed, &[recv, send], &display());
         let lines: Vec<&str> = text.lines().skip(1).map(str::trim).collect();

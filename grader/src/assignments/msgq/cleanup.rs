@@ -72,7 +72,7 @@ fn terminate_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     let path = key_file(ctx);
     let server = start_server(ctx, &path)?;
     let mut server = until_in_msgrcv(ctx, server, "your server", "wait in msgrcv for a request")?;
-    server.signal_group(Signal::SIGTERM);
+    ctx.signal(&mut server, Signal::SIGTERM);
     let run = ctx.wait(server);
     expect::exit_code(&run, 0)?;
     expect::stdout_empty(&run)?;
@@ -112,7 +112,7 @@ fn killed_server(ctx: &Ctx) -> Result<(), Failure> {
         ));
         return Err(abandon(ctx, server, failure));
     };
-    server.signal_group(Signal::SIGKILL);
+    ctx.signal(&mut server, Signal::SIGKILL);
     ctx.wait(server);
     let bound = 300;
     let args = client_args_within(ctx, &path, bound, &["sum", "1", "2"]);

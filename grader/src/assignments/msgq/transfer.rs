@@ -62,7 +62,7 @@ fn transfer_peer_dies(ctx: &Ctx) -> Result<(), Failure> {
                 .is_ok_and(|w| w.contains("pipe_read") || w.contains("read"))
                 || crate::procfs::gone(pid)
         });
-        stuck.signal_group(Signal::SIGKILL);
+        ctx.signal(&mut stuck, Signal::SIGKILL);
         ctx.wait(stuck);
         ensure(mid, || {
             Failure::new("the client never started reading its input for a transfer")

@@ -56,7 +56,7 @@ pub(super) fn kill_one(ctx: &Ctx, kill_sender: bool, timeout_ms: u64) -> Result<
     let moving = poll_until(ctx.limit() / 4, &[&r, &s], || size() >= MIB);
     let (mut victim, survivor) = if kill_sender { (s, r) } else { (r, s) };
     let killed_at = Instant::now();
-    victim.signal_group(Signal::SIGKILL);
+    ctx.signal(&mut victim, Signal::SIGKILL);
     let victim = ctx.wait(victim);
     let survived = ctx.wait(survivor);
     let took = killed_at.elapsed();

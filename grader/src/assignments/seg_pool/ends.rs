@@ -38,7 +38,7 @@ pub fn client_killed(ctx: &Ctx) -> Result<(), Failure> {
             || procfs::io(pid).is_some_and(|io| io.read >= 10_000)
                 && procfs::state(pid) == Some('S')
     });
-    cli.signal_group(Signal::SIGKILL);
+    ctx.signal(&mut cli, Signal::SIGKILL);
     let killed = Instant::now();
     let _ = ctx.wait(cli);
     let allowed = ctx.loosen(Duration::from_secs(3));

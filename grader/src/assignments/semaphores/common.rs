@@ -89,8 +89,15 @@ impl<'a> Procs<'a> {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
-    /// Kills process `i`'s group, as the check's own action.
+    /// Kills process `i`'s group, as a step of the check's scenario (the recipe kills it too).
     pub(super) fn kill(&mut self, i: usize) {
+        if let Some(r) = self.running[i].as_mut() {
+            self.ctx.signal(r, Signal::SIGKILL);
+        }
+    }
+
+    /// Ends process `i`'s group: the check is done with it, or gives up on it.
+    pub(super) fn end(&mut self, i: usize) {
         if let Some(r) = self.running[i].as_mut() {
             r.signal_group(Signal::SIGKILL);
         }
@@ -109,7 +116,7 @@ impl<'a> Procs<'a> {
     pub(super) fn wait_until(&mut self, i: usize, deadline: Instant) -> bool {
         let by_itself = crate::procfs::poll_until(deadline, || self.exited(i));
         if !by_itself {
-            self.kill(i);
+            self.end(i);
         }
         self.wait(i);
         by_itself
@@ -136,7 +143,7 @@ impl Drop for Procs<'_> {
     fn drop(&mut self) {
         for i in 0..self.running.len() {
             if self.running[i].is_some() {
-                self.kill(i);
+                self.end(i);
                 self.wait(i);
             }
         }

@@ -161,7 +161,7 @@ fn mutex_sem_undo_on(ctx: &Ctx, key: &str) -> Result<(), Failure> {
         procs.output() == "holding\n" || procs.exited(holder)
     });
     if !holding || procs.exited(holder) {
-        procs.kill(holder);
+        procs.end(holder);
         let run = procs.wait(holder).clone();
         return Err(Failure::new(format!(
             "`add --hold-ms` did not print exactly \"holding\\n\" and wait (output: {:?})",
@@ -226,7 +226,7 @@ fn mutex_cleanup(ctx: &Ctx) -> Result<(), Failure> {
     });
     let fin = procs.start(mutex_spec(ctx, &["finish", &key, "--timeout-ms", "200"]))?;
     let run = procs.wait(fin).clone();
-    procs.kill(holder);
+    procs.end(holder);
     procs.wait(holder);
     gave_up(&run, 3, "sem-mutex")
         .map_err(|f| f.detail("(finish while another add held the semaphore)"))?;

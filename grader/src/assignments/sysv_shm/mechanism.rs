@@ -77,7 +77,7 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
         look(&key).is_some_and(|(_, m)| m.u32_at(0) == READY && m.u32_at(4) & 3 == 3)
             || any_exited(&[&cons, &prod])
     });
-    cons.signal_group(Signal::SIGSTOP);
+    ctx.signal(&mut cons, Signal::SIGSTOP);
     let stopped = crate::procfs::poll_for(ctx.limit() / 4, || {
         proc_stat(cpid).is_none_or(|(s, _)| s == 'T' || s == 'Z')
     });
@@ -101,7 +101,7 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
             m.read(4096, k),
         )
     });
-    cons.signal_group(Signal::SIGCONT);
+    ctx.signal(&mut cons, Signal::SIGCONT);
     // The rest of the stream, which wraps round the ring; then the consumer has written it all
     // and both wait (the producer for input, the consumer for data): the ring holds the last
     // D bytes of the stream, byte i at offset i mod D.

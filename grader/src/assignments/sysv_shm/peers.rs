@@ -75,7 +75,7 @@ fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
     } else {
         (cons, prod)
     };
-    victim.signal_group(Signal::SIGKILL);
+    ctx.signal(&mut victim, Signal::SIGKILL);
     let killed_at = Instant::now();
     let mut survivor = survivor;
     if !kill_producer {

@@ -95,7 +95,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
     let mut cons =
         ctx.spawn(side(ctx, "svshm-consumer", &key, 4096, &[]).stdout(Output::Compare(input)))?;
     wait_segment(ctx, &key, &cons);
-    cons.signal_group(Signal::SIGSTOP);
+    ctx.signal(&mut cons, Signal::SIGSTOP);
     let prod =
         ctx.spawn(side(ctx, "svshm-producer", &key, 4096, &[]).stdin(Input::Stream(input)))?;
     let ppid = prod.pid();
@@ -106,7 +106,7 @@ fn transfer_no_busy_wait(ctx: &Ctx) -> Result<(), Failure> {
             || any_exited(&[&cons, &prod])
     });
     let used = cpu_over(ppid, window);
-    cons.signal_group(Signal::SIGCONT);
+    ctx.signal(&mut cons, Signal::SIGCONT);
     let prod = ctx.wait(prod);
     let cons = ctx.wait(cons);
     expect::stream_matched(&cons)?;
