@@ -451,15 +451,20 @@ impl Ctx {
     /// Ending a run the check is done with, or gives up on, is [`Running::signal_group`].
     pub fn signal(&self, running: &mut Running, signal: nix::sys::signal::Signal) {
         running.signal_group(signal);
-        let pid = running.pid();
-        if let Some(p) = self
-            .processes
-            .borrow_mut()
+        self.with_process(running.pid(), |p| {
+            p.signals.push((Instant::now(), signal as i32))
+        });
+    }
+
+    /// Applies `f` to the record of the running process `pid` (the last started with that pid).
+    fn with_process(&self, pid: i32, f: impl FnOnce(&mut Process)) {
+        let mut processes = self.processes.borrow_mut();
+        if let Some(p) = processes
             .iter_mut()
             .rev()
             .find(|p| p.pid == pid && p.ended.is_none())
         {
-            p.signals.push((Instant::now(), signal as i32));
+            f(p);
         }
     }
 
@@ -474,13 +479,7 @@ impl Ctx {
         let pid = running.pid();
         self.unwaited.borrow_mut().retain(|&p| p != pid);
         let finished = running.wait_unless_stuck(self.deadline, quiet);
-        if let Some(p) = self
-            .processes
-            .borrow_mut()
-            .iter_mut()
-            .rev()
-            .find(|p| p.pid == pid && p.ended.is_none())
-        {
+        self.with_process(pid, |p| {
             p.ended = Some(Instant::now());
             p.ended_by_grader = matches!(
                 finished.end,
@@ -489,7 +488,7 @@ impl Ctx {
                     ..
                 }
             );
-        }
+        });
         self.runs.borrow_mut().push(finished.clone());
         finished
     }
