@@ -229,11 +229,22 @@ pub struct Io {
     pub read: u64,
     /// Bytes written (`wchar`).
     pub written: u64,
+    /// `read`-family calls made (`syscr`): of a regular file, which answers every call in
+    /// full, they tell the size of the reads asked.
+    pub read_calls: u64,
 }
 
-/// The `/proc/PID/io` of process `pid`, `None` once it is reaped (or out of reach).
+/// The `/proc/PID/io` of process `pid`, `None` once it is reaped (or out of reach): every
+/// thread's, those that ended too, and the children it reaped.
 pub fn io(pid: i32) -> Option<Io> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    parse_io(&text)
+}
+
+/// The `/proc/PID/task/PID/io` of process `pid`: its main thread's own, without what the
+/// children it reaped read and wrote (kept across `exec`). `None` once it is reaped.
+pub fn main_thread_io(pid: i32) -> Option<Io> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/io")).ok()?;
     parse_io(&text)
 }
 
@@ -247,6 +258,7 @@ pub fn parse_io(text: &str) -> Option<Io> {
     Some(Io {
         read: field("rchar")?,
         written: field("wchar")?,
+        read_calls: field("syscr")?,
     })
 }
 
@@ -517,7 +529,8 @@ mod tests {
             io,
             Io {
                 read: 5001216,
-                written: 7
+                written: 7,
+                read_calls: 2
             }
         );
         let maps = parse_maps(

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use crate::check::ensure;
 use crate::check::{Check, Ctx, Failure};
 use crate::expect;
-use crate::run::{Input, Output};
+use crate::run::{Finished, Input, Output};
 use crate::spent::{self, SlowHints};
 use crate::stream::Stream;
 
@@ -156,6 +156,8 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
     let probe = crate::probe::memcpy_bandwidth();
     let mut best = Duration::MAX;
     let mut measured = None;
+    // The round whose producer made the most read calls, with its accounting.
+    let mut most_reads: Option<(crate::procfs::Io, Finished)> = None;
     for _ in 0..3 {
         let key = new_key(ctx)?;
         let started = Instant::now();
@@ -167,11 +169,19 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
             side(ctx, "svshm-producer", &key, 16 * MIB, &[])
                 .stdin(Input::File(open(&file.0, false)?)),
         )?;
+        let io = prod.io_at_exit(Instant::now() + ctx.limit());
         let prod = ctx.wait(prod);
         let cons = ctx.wait(cons);
         let took = started.elapsed();
         expect::exit_code(&prod, 0)?;
         expect::exit_code(&cons, 0)?;
+        if let Some(io) = io
+            && most_reads
+                .as_ref()
+                .is_none_or(|(most, _)| io.read_calls > most.read_calls)
+        {
+            most_reads = Some((io, prod.clone()));
+        }
         if took < best {
             best = took;
             measured = Some((prod, cons));
@@ -200,11 +210,34 @@ fn transfer_throughput(ctx: &Ctx) -> Result<(), Failure> {
             &SLOW,
         ))
     })?;
+    // The size of the producer's reads, by the kernel's count: whatever the machine's speed.
+    let allowed = len / 4096 + READ_SLACK;
+    let calls = match &most_reads {
+        Some((io, prod)) => expect::ReadCalls {
+            who: "the producer",
+            input: "a 256 MiB file",
+            allowed,
+            asks: "reads of 4 KiB or more on average",
+            source: "/proc/PID/io of the producer at its exit, the round with the most",
+            hint: "read stdin straight into the ring, as much as it has room for (up to 1 MiB) \
+                   in one call: every read is a system call (spec §5.4, §5.8).",
+        }
+        .check(Some(*io), prod)?,
+        None => None,
+    };
+    let reads = calls
+        .map(|c| format!("; the producer made at most {c} read calls (allowed {allowed})"))
+        .unwrap_or_default();
     ctx.note(format!(
-        "the transfer moved {:.0} MiB/s, {:.0} % of the grader's memcpy rate (needed {:.0} %)",
+        "the transfer moved {:.0} MiB/s, {:.0} % of the grader's memcpy rate (needed {:.0} \
+         %){reads}",
         mibs(rate),
         100.0 * rate / probe,
         100.0 * bound
     ));
     Ok(())
 }
+
+/// Read calls the producer may make beyond one per 4 KiB of its input: end of file, and the
+/// dynamic loader's reads before `main`.
+const READ_SLACK: u64 = 32;
