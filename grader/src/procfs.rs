@@ -98,10 +98,24 @@ pub fn dev_shm_entries() -> Vec<String> {
 /// (`voluntary_ctxt_switches` in `/proc/PID/status`): a process blocked in a system call
 /// adds nothing while it waits, one that polls with a sleep adds one per try.
 pub fn voluntary_switches(pid: i32) -> Option<u64> {
+    status_number(pid, "voluntary_ctxt_switches:")
+}
+
+/// How many times process `pid` was taken off its CPU while it could still run
+/// (`nonvoluntary_ctxt_switches` in `/proc/PID/status`): preempted, or given up with
+/// `sched_yield` to another task wanting that CPU. A process asleep in a system call adds
+/// nothing while it waits; one that polls and yields adds one per poll whenever its CPU is
+/// shared.
+pub fn nonvoluntary_switches(pid: i32) -> Option<u64> {
+    status_number(pid, "nonvoluntary_ctxt_switches:")
+}
+
+/// The number after `field` in `/proc/PID/status`.
+fn status_number(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .parse()
         .ok()
