@@ -125,7 +125,7 @@ fn stderr_block(run: &Finished) -> String {
 /// call in full: their number tells the size of the reads it asked for, whatever the machine's
 /// speed.
 pub struct ReadCalls<'a> {
-    /// The program, as the failure names it (`relay`, `the producer`).
+    /// The program, as the failure names it (its name, or its role in the check).
     pub who: &'a str,
     /// What it read (`an 8 MiB file`).
     pub input: &'a str,
@@ -133,7 +133,7 @@ pub struct ReadCalls<'a> {
     pub allowed: u64,
     /// What the bound asks, in words (`reads of at least 64 KiB`).
     pub asks: &'a str,
-    /// Where the count was read, for the failure (`/proc/PID/io of the producer at its exit`).
+    /// Where the count was read, for the failure (`/proc/PID/io of … at its exit`).
     pub source: &'a str,
     /// The hint of the failure, without `HINT: `.
     pub hint: &'a str,
