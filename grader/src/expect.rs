@@ -121,6 +121,55 @@ fn stderr_block(run: &Finished) -> String {
     format!("STDERR:\n{}", message::block(&run.stderr.text()))
 }
 
+/// A bound on the `read` calls a program made to read a regular file, which answers every
+/// call in full: their number tells the size of the reads it asked for, whatever the machine's
+/// speed.
+pub struct ReadCalls<'a> {
+    /// The program, as the failure names it (its name, or its role in the check).
+    pub who: &'a str,
+    /// What it read (`an 8 MiB file`).
+    pub input: &'a str,
+    /// The most calls allowed.
+    pub allowed: u64,
+    /// What the bound asks, in words (`reads of at least 64 KiB`).
+    pub asks: &'a str,
+    /// Where the count was read, for the failure (`/proc/PID/io of … at its exit`).
+    pub source: &'a str,
+    /// The hint of the failure, without `HINT: `.
+    pub hint: &'a str,
+}
+
+impl ReadCalls<'_> {
+    /// Holds `io` (the kernel's accounting, read before the program was reaped) to the bound;
+    /// the number of calls it made, `None` where the kernel does not account (no
+    /// `/proc/PID/io`), which applies no bound. `run` reproduces it.
+    pub fn check(
+        &self,
+        io: Option<crate::procfs::Io>,
+        run: &Finished,
+    ) -> Result<Option<u64>, Failure> {
+        let Some(io) = io else {
+            return Ok(None);
+        };
+        let calls = io.read_calls;
+        if calls <= self.allowed {
+            return Ok(Some(calls));
+        }
+        Err(Failure::new(format!(
+            "{} made {calls} read calls to read {} (allowed: {}, {})",
+            self.who, self.input, self.allowed, self.asks
+        ))
+        .detail(format!(
+            "MEASURED ({}): syscr {calls}, rchar {}: {} bytes per read on average",
+            self.source,
+            io.read,
+            io.read / calls.max(1)
+        ))
+        .detail(format!("HINT: {}", self.hint))
+        .command(run))
+    }
+}
+
 /// The two sides of a `len`-byte stream, the writer into a shared `object` and the reader out
 /// of it, moved at most a quarter of it with `read` and `write` system calls (their
 /// `/proc/PID/io`): the rest went through memory, not through a file or a pipe. `names` are

@@ -98,10 +98,24 @@ pub fn dev_shm_entries() -> Vec<String> {
 /// (`voluntary_ctxt_switches` in `/proc/PID/status`): a process blocked in a system call
 /// adds nothing while it waits, one that polls with a sleep adds one per try.
 pub fn voluntary_switches(pid: i32) -> Option<u64> {
+    status_number(pid, "voluntary_ctxt_switches:")
+}
+
+/// How many times process `pid` was taken off its CPU while it could still run
+/// (`nonvoluntary_ctxt_switches` in `/proc/PID/status`): preempted, or given up with
+/// `sched_yield` to another task wanting that CPU. A process asleep in a system call adds
+/// nothing while it waits; one that polls and yields adds one per poll whenever its CPU is
+/// shared.
+pub fn nonvoluntary_switches(pid: i32) -> Option<u64> {
+    status_number(pid, "nonvoluntary_ctxt_switches:")
+}
+
+/// The number after `field` in `/proc/PID/status`.
+fn status_number(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .parse()
         .ok()
@@ -229,11 +243,22 @@ pub struct Io {
     pub read: u64,
     /// Bytes written (`wchar`).
     pub written: u64,
+    /// `read`-family calls made (`syscr`): of a regular file, which answers every call in
+    /// full, they tell the size of the reads asked.
+    pub read_calls: u64,
 }
 
-/// The `/proc/PID/io` of process `pid`, `None` once it is reaped (or out of reach).
+/// The `/proc/PID/io` of process `pid`, `None` once it is reaped (or out of reach): every
+/// thread's, those that ended too, and the children it reaped.
 pub fn io(pid: i32) -> Option<Io> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    parse_io(&text)
+}
+
+/// The `/proc/PID/task/PID/io` of process `pid`: its main thread's own, without what the
+/// children it reaped read and wrote (kept across `exec`). `None` once it is reaped.
+pub fn main_thread_io(pid: i32) -> Option<Io> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/io")).ok()?;
     parse_io(&text)
 }
 
@@ -247,6 +272,7 @@ pub fn parse_io(text: &str) -> Option<Io> {
     Some(Io {
         read: field("rchar")?,
         written: field("wchar")?,
+        read_calls: field("syscr")?,
     })
 }
 
@@ -517,7 +543,8 @@ mod tests {
             io,
             Io {
                 read: 5001216,
-                written: 7
+                written: 7,
+                read_calls: 2
             }
         );
         let maps = parse_maps(

@@ -34,8 +34,26 @@ impl Running {
     /// Waits (until `deadline`) for the process to exit, and reads its `/proc/PID/io` before
     /// it is reaped: the bytes it moved through `read` and `write` in its whole life.
     pub fn io_at_exit(&self, deadline: Instant) -> Option<crate::procfs::Io> {
-        crate::procfs::poll_until(deadline, || self.has_exited());
+        self.exit_before(deadline);
         crate::procfs::io(self.pid())
+    }
+
+    /// [`Running::io_at_exit`] of its main thread alone ([`crate::procfs::main_thread_io`]).
+    pub fn main_thread_io_at_exit(&self, deadline: Instant) -> Option<crate::procfs::Io> {
+        self.exit_before(deadline);
+        crate::procfs::main_thread_io(self.pid())
+    }
+
+    /// Waits until the process exits (unreaped) or `deadline` passes, woken by its exit
+    /// itself, so that a timed run loses no time to it.
+    fn exit_before(&self, deadline: Instant) {
+        while !self.has_exited() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let _ = sys::wait_readable(&self.pidfd, left.min(Duration::from_millis(100)));
+        }
     }
 
     /// Whether the process has exited (it is not reaped yet).

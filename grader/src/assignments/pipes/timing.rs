@@ -140,41 +140,27 @@ fn large_reads(ctx: &Ctx) -> Result<(), Failure> {
         run::shell_quote(&file.to_string_lossy())
     );
     let running = ctx.spawn(ctx.program("sh", ["-c", command.as_str()]))?;
-    crate::procfs::poll_until(ctx.deadline(), || running.has_exited());
     // The thread's own accounting: the process's (`/proc/PID/io`) adds what the children it
     // reaped read, the filter's reads among them.
-    let pid = running.pid();
-    let io = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/io")).unwrap_or_default();
+    let io = running.main_thread_io_at_exit(ctx.deadline());
     let run = ctx.wait(running);
     let _ = std::fs::remove_file(&file);
     expect::exit_code(&run, 0)?;
     expect::stdout_is(&run, format!("{LARGE_READS_LEN}\n").as_bytes())?;
-    let field = |name: &str| {
-        io.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse::<u64>().ok())
+    let allowed = LARGE_READS_LEN / (64 * 1024) + LARGE_READS_SLACK;
+    let input = format!("an {} MiB file", LARGE_READS_LEN / MIB);
+    let bound = expect::ReadCalls {
+        who: "relay",
+        input: &input,
+        allowed,
+        asks: "reads of at least 64 KiB",
+        source: "/proc/PID/task/PID/io of relay at its exit",
+        hint: "read into a buffer of 64 KiB or more (the reference reads 128 KiB at a time): \
+               every read is a system call and a wake-up (specs/pipes.md §3.2).",
     };
-    let (Some(calls), Some(bytes)) = (field("syscr"), field("rchar")) else {
+    let Some(calls) = bound.check(io, &run)? else {
         return Ok(());
     };
-    let allowed = LARGE_READS_LEN / (64 * 1024) + LARGE_READS_SLACK;
-    ensure(calls <= allowed, || {
-        Failure::new(format!(
-            "relay made {calls} read calls to read an {} MiB file (allowed: {allowed}, reads \
-             of at least 64 KiB)",
-            LARGE_READS_LEN / MIB
-        ))
-        .detail(format!(
-            "MEASURED (/proc/PID/task/PID/io of relay at its exit): syscr {calls}, rchar {bytes}: \
-             {} bytes per read on average",
-            bytes / calls.max(1)
-        ))
-        .detail(
-            "HINT: read into a buffer of 64 KiB or more (the reference reads 128 KiB at a \
-             time): every read is a system call and a wake-up (specs/pipes.md §3.2).",
-        )
-        .command(&run)
-    })?;
     ctx.note(format!(
         "relay read its {} MiB input file in {calls} read calls (at most {allowed})",
         LARGE_READS_LEN / MIB

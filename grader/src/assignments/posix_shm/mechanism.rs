@@ -145,8 +145,8 @@ fn layout(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 /// The object of `NAME` carries the stream, as the kernel accounts for it. First, paused
-/// mid-stream (the sender waits for more input): `/dev/shm/NAME` existed with 4096 + ring bytes,
-/// and both processes the grader started map that one object shared (`/proc/PID/maps`, same
+/// mid-stream (the sender waits for more input, the receiver has written out the 1000 bytes it
+/// was given): `/dev/shm/NAME` existed with 4096 + ring bytes, and both processes the grader started map that one object shared (`/proc/PID/maps`, same
 /// inode, once unlinked too) and share no other file. Then, for a 4 MiB stream, the sender's
 /// `write` calls and the receiver's `read` calls move less than a quarter of it
 /// (`/proc/PID/io`): the bytes went through the mapping, not a file or a pipe.
@@ -187,6 +187,13 @@ fn uses_the_object(ctx: &Ctx) -> Result<(), Failure> {
         matches!((object(rpid), object(spid)), (Some(a), Some(b)) if a.inode == b.inode)
             && crate::procfs::sleeps_in_call(spid, libc::SYS_read)
     });
+    // The receiver having written the bytes out has taken them from wherever the slots are, so
+    // it maps them by now too, even if it maps them only once it wakes with data.
+    if both {
+        poll_until(ctx.limit() / 4, &[&recv, &send], || {
+            crate::procfs::io(rpid).is_some_and(|io| io.written >= k as u64)
+        });
+    }
     let (rmaps, smaps) = (crate::procfs::maps(rpid), crate::procfs::maps(spid));
     let (rmap, smap) = (object(rpid), object(spid));
     send.close_stdin();

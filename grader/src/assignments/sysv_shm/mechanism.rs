@@ -265,7 +265,8 @@ fn transfer_layout(ctx: &Ctx) -> Result<(), Failure> {
 }
 
 /// The segment carries the stream (spec §5.4), as the kernel accounts for it. First, paused
-/// mid-transfer (the producer waits for more input): `/proc/sysvipc/shm` lists the segment of
+/// mid-transfer (the producer waits for more input, the consumer has written out the 1000
+/// bytes it was given): `/proc/sysvipc/shm` lists the segment of
 /// the key, 4096 + D bytes, attached twice, created and last attached by the pair (pids as the
 /// grader's spawns see them); each side maps it (`/SYSVkey` in `/proc/PID/maps`, its id as
 /// the inode) and the two share no other file. Then, for a stream of 4 MiB, the producer's
@@ -306,6 +307,15 @@ fn transfer_uses_segment(ctx: &Ctx) -> Result<(), Failure> {
         let waiting = crate::procfs::sleeps_in_call(ppid, libc::SYS_read);
         (both && waiting) || any_exited(&[&cons, &prod])
     });
+    // The consumer having written the bytes out has taken them from wherever the ring is, so
+    // it maps the ring by now too: it may map it only once it wakes with data, after the
+    // producer went back to its `read`.
+    if settled {
+        crate::procfs::poll_for(ctx.limit() / 4, || {
+            crate::procfs::io(cpid).is_some_and(|io| io.written >= k as u64)
+                || any_exited(&[&cons, &prod])
+        });
+    }
     let (cmaps, pmaps) = (crate::procfs::maps(cpid), crate::procfs::maps(ppid));
     prod.close_stdin();
     let prod = ctx.wait(prod);

@@ -51,8 +51,16 @@ pub(super) fn checks() -> Vec<Check> {
     ]
 }
 
+/// The lock word of the header's mutex (`pthread_mutex_t`'s `__lock`, at offset 40 of the
+/// header, spec §5.2): the owner's thread id while it is locked, 0 when free.
+const MUTEX_LOCK: usize = 40;
+
+/// The thread-id bits of a robust futex word (the rest are `FUTEX_WAITERS`, `FUTEX_OWNER_DIED`).
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
 /// Starts a transfer with `--timeout-ms 2000`, lets `before` bytes through, SIGKILLs `victim`
-/// (the producer if `kill_producer`), and expects the survivor to exit 3 within 3 s.
+/// (the producer if `kill_producer`) where it waits without the mutex, and expects the
+/// survivor to exit 3 within 3 s.
 fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
     let key = new_key(ctx)?;
     let d = 4096u64;
@@ -66,15 +74,40 @@ fn kill_one(ctx: &Ctx, kill_producer: bool) -> Result<(), Failure> {
     if let Some(pipe) = prod.stdin() {
         let _ = pipe.write_all(&prefix);
     }
-    // Mid-stream: the consumer has written out everything sent so far.
-    crate::procfs::poll_for(ctx.limit() / 4, || {
-        look(&key).is_some_and(|(_, m)| m.u64_at(24) == before) || any_exited(&[&cons, &prod])
-    });
     let (mut victim, survivor) = if kill_producer {
         (prod, cons)
     } else {
         (cons, prod)
     };
+    // Mid-stream (the consumer has written out everything sent so far), the victim asleep in a
+    // call it makes without the mutex (the producer in `read` for more input, the consumer in
+    // a futex wait), then stopped and killed only if the mutex is free: a victim killed
+    // holding the robust mutex would hand the survivor EOWNERDEAD, a way out however it waits.
+    let victim_pid = victim.pid();
+    let asleep = || {
+        if kill_producer {
+            crate::procfs::sleeps_in_call(victim_pid, libc::SYS_read)
+        } else {
+            crate::procfs::sleeps_in_wait(victim_pid, "futex")
+        }
+    };
+    let deadline = Instant::now() + ctx.limit() / 4;
+    loop {
+        crate::procfs::poll_until(deadline, || {
+            look(&key).is_some_and(|(_, m)| m.u64_at(24) == before) && asleep()
+                || any_exited(&[&victim, &survivor])
+        });
+        victim.signal_group(Signal::SIGSTOP);
+        crate::procfs::poll_until(deadline, || {
+            matches!(crate::procfs::state(victim_pid), Some('T') | Some('Z') | None)
+        });
+        let mutex_free =
+            look(&key).is_some_and(|(_, m)| m.u32_at(MUTEX_LOCK) & FUTEX_TID_MASK == 0);
+        if mutex_free || Instant::now() >= deadline || any_exited(&[&victim, &survivor]) {
+            break;
+        }
+        victim.signal_group(Signal::SIGCONT);
+    }
     ctx.signal(&mut victim, Signal::SIGKILL);
     let killed_at = Instant::now();
     let mut survivor = survivor;

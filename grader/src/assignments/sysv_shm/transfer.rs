@@ -8,7 +8,7 @@ use crate::expect;
 use crate::run::{Input, Output, Running, Spec};
 use crate::stream::Stream;
 
-use super::common::{Key, MIB, Segment, TRANSFER_HINT, any_exited, in_case, new_key, segment};
+use super::common::{Key, MIB, Segment, TRANSFER_HINT, any_exited, in_case, look, new_key, segment};
 
 /// The checks of this family, in the spec's order.
 pub(super) fn checks() -> Vec<Check> {
@@ -73,6 +73,20 @@ pub(super) fn pair(
     producer_first: bool,
     options: &[&str],
 ) -> Result<(), Failure> {
+    pair_filled(ctx, len, data_size, producer_first, false, options)
+}
+
+/// [`pair`]; with `fill` and the producer first, the consumer starts only once the producer
+/// has filled the ring (`written` = DATA_SIZE, or all of a shorter stream) and sleeps in a
+/// futex: every such transfer passes through a ring exactly full, whatever the timing.
+fn pair_filled(
+    ctx: &Ctx,
+    len: u64,
+    data_size: u64,
+    producer_first: bool,
+    fill: bool,
+    options: &[&str],
+) -> Result<(), Failure> {
     let key = new_key(ctx)?;
     let input = Stream::new(ctx.seed() ^ len ^ (data_size << 32), len);
     let producer =
@@ -82,6 +96,13 @@ pub(super) fn pair(
     let (prod, cons) = if producer_first {
         let p = ctx.spawn(producer())?;
         wait_segment(ctx, &key, &p);
+        if fill {
+            crate::procfs::poll_for(ctx.limit() / 4, || {
+                look(&key).is_some_and(|(_, m)| m.u64_at(16) >= len.min(data_size))
+                    && crate::procfs::sleeps_in_wait(p.pid(), "futex")
+                    || p.has_exited()
+            });
+        }
         (p, ctx.spawn(consumer())?)
     } else {
         let c = ctx.spawn(consumer())?;
@@ -118,7 +139,7 @@ fn transfer_sizes(ctx: &Ctx) -> Result<(), Failure> {
 
 fn transfer_large(ctx: &Ctx) -> Result<(), Failure> {
     for producer_first in [true, false] {
-        pair(ctx, 256 * MIB, MIB, producer_first, &[])?;
+        pair_filled(ctx, 256 * MIB, MIB, producer_first, true, &[])?;
     }
     Ok(())
 }
